@@ -1,0 +1,47 @@
+# Third-party dependencies. System packages come from launch/setup.sh (Debian); LibTorch from
+# the venv's torch wheel unless Torch_DIR / CMAKE_PREFIX_PATH points at another LibTorch 2.x.
+find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
+find_package(yaml-cpp REQUIRED)
+find_package(nlohmann_json 3.10 REQUIRED)
+pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
+pkg_check_modules(UTF8PROC REQUIRED IMPORTED_TARGET libutf8proc)
+pkg_check_modules(SENTENCEPIECE REQUIRED IMPORTED_TARGET sentencepiece)
+find_package(HDF5 REQUIRED COMPONENTS C)
+if(PRINCIPIA_TESTS)
+  find_package(GTest REQUIRED)
+  include(GoogleTest)
+endif()
+
+# yaml-cpp's exported target name differs between versions.
+if(TARGET yaml-cpp::yaml-cpp)
+  set(PRINCIPIA_YAML_TARGET yaml-cpp::yaml-cpp)
+else()
+  set(PRINCIPIA_YAML_TARGET yaml-cpp)
+endif()
+
+set(PRINCIPIA_PYTHON "${PROJECT_SOURCE_DIR}/.venv/bin/python" CACHE FILEPATH
+    "Python with the interop packages (launch/setup.sh makes it)")
+
+set(PRINCIPIA_HAS_CUDA OFF)
+if(PRINCIPIA_WITH_TORCH)
+  if(NOT Torch_DIR AND EXISTS "${PRINCIPIA_PYTHON}")
+    execute_process(
+      COMMAND "${PRINCIPIA_PYTHON}" -c "import torch.utils; print(torch.utils.cmake_prefix_path)"
+      OUTPUT_VARIABLE _torch_prefix OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+    if(_torch_prefix)
+      list(APPEND CMAKE_PREFIX_PATH "${_torch_prefix}")
+    endif()
+  endif()
+  find_package(Torch QUIET)
+  if(NOT Torch_FOUND)
+    message(FATAL_ERROR
+      "LibTorch not found. Run launch/setup.sh (CPU LibTorch in .venv), or point "
+      "Torch_DIR / CMAKE_PREFIX_PATH at a LibTorch 2.x, or configure with "
+      "-DPRINCIPIA_WITH_TORCH=OFF to build only the modules without tensors.")
+  endif()
+  if(TORCH_CUDA_LIBRARIES OR CUDA_FOUND OR TARGET torch_cuda)
+    set(PRINCIPIA_HAS_CUDA ON)
+  endif()
+  message(STATUS "principia: LibTorch ${Torch_VERSION} at ${Torch_DIR} (CUDA: ${PRINCIPIA_HAS_CUDA})")
+endif()
