@@ -43,6 +43,8 @@ function(principia_test name)
   endif()
   add_executable(${name} ${A_SOURCES})
   target_link_libraries(${name} PRIVATE ${A_DEPS} principia_test_support GTest::gtest GTest::gtest_main principia_warnings)
+  # `if (x) EXPECT_...` is idiomatic in tests; GoogleTest's macros trip -Wdangling-else.
+  target_compile_options(${name} PRIVATE -Wno-dangling-else)
   gtest_discover_tests(${name}
     PROPERTIES LABELS "${A_LABELS}" TIMEOUT ${A_TIMEOUT}
     DISCOVERY_TIMEOUT 60)

@@ -369,14 +369,13 @@ std::vector<RewardComponentConfig> default_reward_components() {
 }
 
 Config load(const std::string& path, const std::vector<std::string>& overrides) {
-  Node user = load_yaml_file(path);
-  for (const auto& o : overrides) apply_override(user, o);
-
-  // Defaults under the user's tree, so ${run.name} resolves even when only the default exists.
+  // Defaults under the user's tree, so ${run.name} resolves even when only the default exists
+  // and `reward.components+=...` appends to the default list. Overrides come last.
   Config defaults;
   defaults.reward.components = default_reward_components();
   Node tree = to_tree(defaults);
-  merge_into(tree, user);  // a list the user gives replaces the default list
+  merge_into(tree, load_yaml_file(path));  // a list the user gives replaces the default list
+  for (const auto& o : overrides) apply_override(tree, o);
   interpolate(tree);
 
   Config cfg;

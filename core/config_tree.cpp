@@ -108,6 +108,7 @@ Node load_recursive(const fs::path& path, std::vector<std::string>& stack,
       throw Error(included_from, "include", "included file not found: " + path.string());
     throw Error(path.string() + ": config file not found");
   }
+  if (fs::is_directory(abs)) throw Error(path.string() + ": is a directory, not a config file");
   std::ifstream in(abs);
   if (!in) throw Error(path.string() + ": cannot read config file");
   std::stringstream ss;
@@ -313,8 +314,9 @@ struct Interpolator {
         if (!target) throw Error(n.where, path, "interpolation refers to unknown key '" + ref + "'");
         resolve(*target, ref);
         if (!target->is_scalar())
-          throw Error(n.where, path, "'${" + ref + "}' is " + target->kind_name() +
-                                         "; only a whole value can refer to it");
+          throw Error(target->where.known() ? target->where : n.where, ref,
+                      "is " + std::string(target->kind_name()) + ", but " + path +
+                          " uses it inside a string ('" + s + "')");
         out += target->scalar;
       }
       i = end + 1;
