@@ -1,0 +1,194 @@
+#include "rewards/registry.h"
+
+#include <cmath>
+
+#include "core/text.h"
+#include "rewards/components/components.h"
+
+namespace principia::rewards {
+namespace {
+
+// Reads a component's params object, checking types and ranges and rejecting unknown keys.
+class ParamReader {
+ public:
+  ParamReader(const nlohmann::json& params, std::string key_path, SourceLocation where)
+      : params_(params), path_(std::move(key_path)), where_(std::move(where)) {
+    if (!params_.is_null() && !params_.is_object())
+      throw Error(where_, path_, "must be a mapping of parameter names to values");
+  }
+
+  double number(const std::string& key, double fallback, double min, double max) {
+    const nlohmann::json* v = find(key);
+    if (!v) return fallback;
+    if (!v->is_number()) throw Error(where_, path_ + "." + key, "must be a number");
+    double x = v->get<double>();
+    if (!std::isfinite(x) || x < min || x > max)
+      throw Error(where_, path_ + "." + key,
+                  "must be between " + fmt(min) + " and " + fmt(max) + " (got " + fmt(x) + ")");
+    return x;
+  }
+
+  int64_t integer(const std::string& key, int64_t fallback, int64_t min) {
+    const nlohmann::json* v = find(key);
+    if (!v) return fallback;
+    if (!v->is_number_integer() || v->get<int64_t>() < min)
+      throw Error(where_, path_ + "." + key, "must be an integer >= " + std::to_string(min));
+    return v->get<int64_t>();
+  }
+
+  std::string choice(const std::string& key, const std::string& fallback,
+                     const std::vector<std::string>& options) {
+    const nlohmann::json* v = find(key);
+    if (!v) return fallback;
+    if (!v->is_string() ||
+        std::find(options.begin(), options.end(), v->get<std::string>()) == options.end())
+      throw Error(where_, path_ + "." + key, "must be one of: " + join(options, ", "));
+    return v->get<std::string>();
+  }
+
+  // Every key must have been asked for.
+  void finish() const {
+    if (!params_.is_object()) return;
+    for (auto it = params_.begin(); it != params_.end(); ++it) {
+      if (std::find(known_.begin(), known_.end(), it.key()) != known_.end()) continue;
+      std::string msg = "unknown parameter";
+      std::string hint = closest_match(it.key(), known_);
+      if (!hint.empty()) msg += " (did you mean '" + hint + "'?)";
+      msg += known_.empty() ? "; this component takes no parameters"
+                            : "; known: " + join(known_, ", ");
+      throw Error(where_, path_ + "." + it.key(), msg);
+    }
+  }
+
+ private:
+  const nlohmann::json* find(const std::string& key) {
+    known_.push_back(key);
+    if (!params_.is_object()) return nullptr;
+    auto it = params_.find(key);
+    return it == params_.end() ? nullptr : &*it;
+  }
+  static std::string fmt(double x) {
+    std::string s = std::to_string(x);
+    while (s.size() > 1 && s.back() == '0') s.pop_back();
+    if (!s.empty() && s.back() == '.') s.pop_back();
+    return s;
+  }
+
+  const nlohmann::json& params_;
+  std::string path_;
+  SourceLocation where_;
+  std::vector<std::string> known_;
+};
+
+struct Entry {
+  const char* name;
+  ComponentFn (*make)(ParamReader& params);
+};
+
+const Entry kRegistry[] = {
+    {"format",
+     [](ParamReader& r) -> ComponentFn {
+       FormatParams p;
+       p.min_reasoning_chars = r.number("min_reasoning_chars", p.min_reasoning_chars, 0, 1e9);
+       return [p](const RewardInput& in) { return format_reward(in, p); };
+     }},
+    {"weighted_pair",
+     [](ParamReader& r) -> ComponentFn {
+       WeightedPairParams p;
+       p.gap_weight = r.number("gap_weight", p.gap_weight, 0, 1e6);
+       p.tie_cost = r.number("tie_cost", p.tie_cost, 0, 1);
+       return [p](const RewardInput& in) { return weighted_pair_reward(in, p); };
+     }},
+    {"kendall_tau",
+     [](ParamReader&) -> ComponentFn {
+       return [](const RewardInput& in) { return kendall_tau_reward(in); };
+     }},
+    {"score_closeness",
+     [](ParamReader& r) -> ComponentFn {
+       ScoreClosenessParams p;
+       p.max_error = r.number("max_error", p.max_error, 1e-9, 1e6);
+       return [p](const RewardInput& in) { return score_closeness_reward(in, p); };
+     }},
+    {"distribution_match",
+     [](ParamReader& r) -> ComponentFn {
+       DistributionMatchParams p;
+       p.mean_weight = r.number("mean_weight", p.mean_weight, 0, 1);
+       return [p](const RewardInput& in) { return distribution_match_reward(in, p); };
+     }},
+    {"top1",
+     [](ParamReader&) -> ComponentFn {
+       return [](const RewardInput& in) { return top1_reward(in); };
+     }},
+    {"ndcg",
+     [](ParamReader& r) -> ComponentFn {
+       NdcgParams p;
+       p.k = static_cast<size_t>(r.integer("k", 0, 0));
+       p.gain = r.choice("gain", "exponential", {"exponential", "linear"}) == "linear"
+                    ? NdcgGain::kLinear
+                    : NdcgGain::kExponential;
+       return [p](const RewardInput& in) { return ndcg_reward(in, p); };
+     }},
+};
+
+}  // namespace
+
+const std::vector<std::string>& component_names() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> v;
+    for (const auto& e : kRegistry) v.push_back(e.name);
+    return v;
+  }();
+  return names;
+}
+
+ComponentFn make_component(const std::string& name, const nlohmann::json& params,
+                           const std::string& key_path, const SourceLocation& where) {
+  for (const auto& e : kRegistry) {
+    if (name != e.name) continue;
+    ParamReader reader(params, key_path + ".params", where);
+    ComponentFn fn = e.make(reader);
+    reader.finish();
+    return fn;
+  }
+  std::string msg = "unknown reward component '" + name + "'";
+  std::string hint = closest_match(name, component_names());
+  if (!hint.empty()) msg += " (did you mean '" + hint + "'?)";
+  msg += "; known: " + join(component_names(), ", ");
+  throw Error(where, key_path + ".name", msg);
+}
+
+CompositeReward::CompositeReward(const std::vector<config::RewardComponentConfig>& components) {
+  if (components.empty()) throw Error("reward.components: the list is empty");
+  for (size_t i = 0; i < components.size(); ++i) {
+    const auto& c = components[i];
+    std::string path = "reward.components[" + std::to_string(i) + "]";
+    for (const auto& seen : names_)
+      if (seen == c.name)
+        throw Error(c.where, path + ".name",
+                    "component '" + c.name + "' is listed twice; list each component once");
+    if (!std::isfinite(c.weight) || c.weight < 0)
+      throw Error(c.where, path + ".weight", "must be a finite number >= 0");
+    fns_.push_back(make_component(c.name, c.params, path, c.where));
+    names_.push_back(c.name);
+    weights_.push_back(c.weight);
+    weight_sum_ += c.weight;
+  }
+  if (weight_sum_ <= 0)
+    throw Error(components.front().where, "reward.components",
+                "the weights sum to 0; give at least one component a positive weight");
+}
+
+void CompositeReward::score(const Judgment& judgment, const Gold& gold,
+                            RewardBreakdown* out) const {
+  thread_local RewardInput scratch;  // aligned scores; keeps the hot path allocation-free
+  align(judgment, gold, &scratch);
+  out->values.resize(fns_.size());
+  double total = 0;
+  for (size_t i = 0; i < fns_.size(); ++i) {
+    out->values[i] = fns_[i](scratch);
+    total += weights_[i] * out->values[i];
+  }
+  out->total = total / weight_sum_;
+}
+
+}  // namespace principia::rewards
