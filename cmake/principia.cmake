@@ -45,6 +45,8 @@ function(principia_test name)
   target_link_libraries(${name} PRIVATE ${A_DEPS} principia_test_support GTest::gtest GTest::gtest_main principia_warnings)
   # `if (x) EXPECT_...` is idiomatic in tests; GoogleTest's macros trip -Wdangling-else.
   target_compile_options(${name} PRIVATE -Wno-dangling-else)
+  # Fixtures that live beside a test's sources. Not __FILE__: ccache's CCACHE_BASEDIR makes it relative.
+  target_compile_definitions(${name} PRIVATE PRINCIPIA_TEST_SOURCE_DIR="${CMAKE_CURRENT_SOURCE_DIR}")
   gtest_discover_tests(${name}
     PROPERTIES LABELS "${A_LABELS}" TIMEOUT ${A_TIMEOUT}
     DISCOVERY_TIMEOUT 60)

@@ -67,7 +67,7 @@ nlohmann::json node_to_json(const Node& n) {
     case Node::Kind::kNull: return nullptr;
     case Node::Kind::kMap: {
       nlohmann::json j = nlohmann::json::object();
-      for (const auto& [k, v] : n.map) j[k] = node_to_json(v);
+      for (const auto& c : n.map) j[c.key] = node_to_json(c);
       return j;
     }
     case Node::Kind::kList: {
@@ -102,7 +102,10 @@ Node json_to_node(const nlohmann::json& j) {
   Node n;
   if (j.is_object()) {
     n.kind = Node::Kind::kMap;
-    for (auto it = j.begin(); it != j.end(); ++it) n.map.emplace_back(it.key(), json_to_node(*it));
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      n.map.push_back(json_to_node(*it));
+      n.map.back().key = it.key();
+    }
   } else if (j.is_array()) {
     n.kind = Node::Kind::kList;
     for (const auto& v : j) n.list.push_back(json_to_node(v));
@@ -135,7 +138,8 @@ class Binder {
 
   // Reports keys the struct did not ask for, with a did-you-mean hint.
   void finish() {
-    for (const auto& [k, v] : node_.map) {
+    for (const auto& v : node_.map) {
+      const std::string& k = v.key;
       if (known_.count(k)) continue;
       std::vector<std::string> keys(order_.begin(), order_.end());
       std::string hint = closest_match(k, keys);
@@ -262,7 +266,8 @@ class Emitter {
   explicit Emitter(Node& out) : out_(out) { out_.kind = Node::Kind::kMap; }
   template <class T>
   void operator()(const char* key, const T& field, Range = {}) {
-    out_.map.emplace_back(key, to_node(field));
+    out_.map.push_back(to_node(field));
+    out_.map.back().key = key;
   }
   template <class T>
   void required(const char* key, const T& field) {

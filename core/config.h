@@ -138,7 +138,7 @@ struct SynthConfig {
   template <class V> void visit(V& v) {
     v("train_items", train_items, at_least(1));
     v("eval_items", eval_items, at_least(1));
-    v("candidates", candidates, between(2, 16));
+    v("candidates", candidates, between(2, 5));  // distinct levels of five
   }
 };
 

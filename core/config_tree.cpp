@@ -14,22 +14,23 @@
 namespace principia::config {
 namespace fs = std::filesystem;
 
-const Node* Node::find(const std::string& key) const {
-  for (const auto& [k, v] : map)
-    if (k == key) return &v;
+const Node* Node::find(const std::string& k) const {
+  for (const auto& c : map)
+    if (c.key == k) return &c;
   return nullptr;
 }
-Node* Node::find(const std::string& key) {
-  for (auto& [k, v] : map)
-    if (k == key) return &v;
+Node* Node::find(const std::string& k) {
+  for (auto& c : map)
+    if (c.key == k) return &c;
   return nullptr;
 }
-Node& Node::get_or_add(const std::string& key, const SourceLocation& w) {
-  if (Node* n = find(key)) return *n;
+Node& Node::get_or_add(const std::string& k, const SourceLocation& w) {
+  if (Node* n = find(k)) return *n;
   Node n;
   n.where = w;
-  map.emplace_back(key, std::move(n));
-  return map.back().second;
+  n.key = k;
+  map.push_back(std::move(n));
+  return map.back();
 }
 const char* Node::kind_name() const {
   switch (kind) {
@@ -67,11 +68,12 @@ Node from_yaml(const YAML::Node& y, const std::string& file) {
         std::string key = kv.first.Scalar();
         Node child = from_yaml(kv.second, file);
         if (child.where.line == 0) child.where = {file, kv.first.Mark().line + 1, kv.first.Mark().column + 1};
-        for (const auto& [k, _] : n.map)
-          if (k == key)
+        for (const auto& c : n.map)
+          if (c.key == key)
             throw Error(SourceLocation{file, kv.first.Mark().line + 1, kv.first.Mark().column + 1},
                         key, "duplicate key");
-        n.map.emplace_back(key, std::move(child));
+        child.key = key;
+        n.map.push_back(std::move(child));
       }
       break;
   }
@@ -145,7 +147,7 @@ Node load_recursive(const fs::path& path, std::vector<std::string>& stack,
   }
   stack.pop_back();
   Node self = root;
-  std::erase_if(self.map, [](const auto& kv) { return kv.first == "include"; });
+  std::erase_if(self.map, [](const Node& c) { return c.key == "include"; });
   merge_into(merged, self);
   return merged;
 }
@@ -163,13 +165,15 @@ Node parse_yaml_text(const std::string& text, const SourceLocation& where) {
 
 void merge_into(Node& base, const Node& over) {
   if (base.is_map() && over.is_map()) {
-    for (const auto& [k, v] : over.map) {
-      if (Node* existing = base.find(k)) merge_into(*existing, v);
-      else base.map.emplace_back(k, v);
+    for (const auto& c : over.map) {
+      if (Node* existing = base.find(c.key)) merge_into(*existing, c);
+      else base.map.push_back(c);
     }
     return;
   }
+  std::string key = base.key;  // keep this entry's own key
   base = over;
+  base.key = key;
 }
 
 void apply_override(Node& root, const std::string& text) {
@@ -188,7 +192,7 @@ void apply_override(Node& root, const std::string& text) {
   if (value.empty()) parsed.kind = Node::Kind::kScalar, parsed.quoted = true;
   auto stamp = [&](auto&& self, Node& n) -> void {
     n.where = where;
-    for (auto& [_, c] : n.map) self(self, c);
+    for (auto& c : n.map) self(self, c);
     for (auto& c : n.list) self(self, c);
   };
   stamp(stamp, parsed);
@@ -221,7 +225,9 @@ void apply_override(Node& root, const std::string& text) {
                                       std::string(cur->kind_name()));
         cur->list.push_back(parsed);
       } else {
+        std::string own_key = cur->key;
         *cur = parsed;
+        cur->key = own_key;
       }
     }
   }
@@ -253,7 +259,7 @@ struct Interpolator {
 
   void resolve(Node& n, const std::string& path) {
     if (n.is_map()) {
-      for (auto& [k, c] : n.map) resolve(c, path.empty() ? k : path + "." + k);
+      for (auto& c : n.map) resolve(c, path.empty() ? c.key : path + "." + c.key);
     } else if (n.is_list()) {
       for (size_t i = 0; i < n.list.size(); ++i) resolve(n.list[i], path + "." + std::to_string(i));
     } else if (n.is_scalar() && n.scalar.find("${") != std::string::npos) {
@@ -278,8 +284,10 @@ struct Interpolator {
       if (!target) throw Error(n.where, path, "interpolation refers to unknown key '" + ref + "'");
       resolve(*target, ref);
       SourceLocation where = n.where;
+      std::string own_key = n.key;
       n = *target;
       n.where = where;
+      n.key = own_key;
       resolving.pop_back();
       return;
     }
@@ -360,8 +368,8 @@ std::string yaml_scalar(const std::string& s, bool force_string) {
 static void emit(const Node& n, int indent, std::ostringstream& os) {
   std::string pad(size_t(indent), ' ');
   if (n.is_map()) {
-    for (const auto& [k, v] : n.map) {
-      os << pad << yaml_scalar(k, false) << ":";
+    for (const auto& v : n.map) {
+      os << pad << yaml_scalar(v.key, false) << ":";
       if ((v.is_map() && !v.map.empty()) || (v.is_list() && !v.list.empty())) {
         os << "\n";
         emit(v, indent + 2, os);

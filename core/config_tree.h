@@ -15,7 +15,8 @@ struct Node {
   Kind kind = Kind::kNull;
   std::string scalar;
   bool quoted = false;  // a quoted YAML scalar is always a string
-  std::vector<std::pair<std::string, Node>> map;  // insertion order kept
+  std::string key;        // this node's key when it is an entry of a mapping
+  std::vector<Node> map;  // mapping entries (each with its key), insertion order kept
   std::vector<Node> list;
   SourceLocation where;
 

@@ -37,9 +37,8 @@ void rename_durable(const std::string& from, const std::string& to) {
   fsync_path(parent.empty() ? "." : parent.string());
 }
 
-void write_file_atomic(const std::string& path, std::string_view bytes) {
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+void write_file_synced(const std::string& path, std::string_view bytes) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (fd < 0) throw Error(path + ": cannot write (" + std::strerror(errno) + ")");
   size_t off = 0;
   while (off < bytes.size()) {
@@ -48,15 +47,25 @@ void write_file_atomic(const std::string& path, std::string_view bytes) {
       if (errno == EINTR) continue;
       int e = errno;
       ::close(fd);
-      ::unlink(tmp.c_str());
       throw Error(path + ": write failed (" + std::strerror(e) + ")");
     }
     off += size_t(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+  if (::fsync(fd) != 0) {
     int e = errno;
+    ::close(fd);
+    throw Error(path + ": fsync failed (" + std::strerror(e) + ")");
+  }
+  if (::close(fd) != 0) throw Error(path + ": close failed (" + std::strerror(errno) + ")");
+}
+
+void write_file_atomic(const std::string& path, std::string_view bytes) {
+  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  try {
+    write_file_synced(tmp, bytes);
+  } catch (...) {
     ::unlink(tmp.c_str());
-    throw Error(path + ": fsync/close failed (" + std::strerror(e) + ")");
+    throw;
   }
   rename_durable(tmp, path);
 }
