@@ -1,0 +1,85 @@
+// principia_bench_model: throughput of our transformer on a Hugging Face model directory.
+//   principia_bench_model train  MODEL_DIR BATCH SEQ STEPS THREADS
+//       forward + backward of the next-token loss (token_logprobs), tokens/s = BATCH*SEQ/step
+//   principia_bench_model sample MODEL_DIR BATCH PROMPT_LEN NEW_TOKENS THREADS
+//       batched sampling (temperature 1, no EOS stop), tokens/s = BATCH*NEW_TOKENS/run
+// Prints one JSON line. Inputs are random ids from a fixed seed (the same as run_bench.py uses
+// is not required: throughput does not depend on the ids). bench/model/run_bench.py runs this
+// and transformers side by side.
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include "core/error.h"
+#include "model/generation.h"
+#include "model/token_logprobs.h"
+#include "model/transformer.h"
+#include "model/weights.h"
+
+using namespace principia::model;
+using Clock = std::chrono::steady_clock;
+
+static double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+int main(int argc, char** argv) {
+  if (argc != 7) {
+    std::fprintf(stderr, "usage: principia_bench_model train|sample MODEL_DIR B T N THREADS\n");
+    return 2;
+  }
+  try {
+    const std::string mode = argv[1];
+    const int64_t B = std::stoll(argv[3]), T = std::stoll(argv[4]), N = std::stoll(argv[5]);
+    at::set_num_threads(std::stoi(argv[6]));
+    auto m = load_pretrained(argv[2]);
+    const int64_t V = m->config().vocab_size;
+    torch::manual_seed(0);
+    if (mode == "train") {
+      m->train();
+      auto step = [&] {
+        torch::Tensor ids = torch::randint(0, V, {B, T + 1}, torch::kLong);
+        torch::Tensor h = m->hidden_states(ids.narrow(1, 0, T));
+        torch::Tensor loss =
+            -token_logprobs(h, m->head_weight(), ids.narrow(1, 1, T), 2048).logprobs.mean();
+        m->zero_grad();
+        loss.backward();
+        return loss.item<double>();
+      };
+      step();  // warm-up
+      auto t0 = Clock::now();
+      for (int64_t i = 0; i < N; ++i) step();
+      double s = seconds_since(t0);
+      std::printf("{\"mode\": \"train\", \"tokens_per_s\": %.2f, \"seconds\": %.3f}\n",
+                  B * T * N / s, s);
+    } else if (mode == "sample") {
+      std::vector<GenerationRequest> reqs;
+      torch::Tensor prompts = torch::randint(3, V, {B, T}, torch::kLong);
+      for (int64_t r = 0; r < B; ++r)
+        reqs.push_back({{prompts[r].data_ptr<int64_t>(), prompts[r].data_ptr<int64_t>() + T},
+                        static_cast<uint64_t>(r)});
+      SamplingOptions o;
+      o.max_new_tokens = N;
+      o.use_config_eos = false;  // every row generates N tokens, as in the transformers run
+      SamplingOptions warm = o;
+      warm.max_new_tokens = 4;
+      generate(*m, reqs, warm);
+      auto t0 = Clock::now();
+      auto out = generate(*m, reqs, o);
+      double s = seconds_since(t0);
+      int64_t tokens = 0;
+      for (const auto& g : out) tokens += static_cast<int64_t>(g.ids.size());
+      std::printf("{\"mode\": \"sample\", \"tokens_per_s\": %.2f, \"seconds\": %.3f}\n",
+                  tokens / s, s);
+    } else {
+      std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
+      return 2;
+    }
+  } catch (const principia::Error& e) {
+    std::fprintf(stderr, "principia_bench_model: error: %s\n", e.what());
+    return 2;
+  }
+  return 0;
+}

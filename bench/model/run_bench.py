@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""Model throughput: principia (LibTorch, C++) vs Hugging Face transformers, same weights, CPU.
+
+One invocation does both: builds a random Qwen3-shaped model of ~30M parameters with
+transformers, saves it, times transformers' forward+backward and generate() in this process,
+runs build/bench/model/principia_bench_model on the saved directory, prints the ratios and
+records them in bench/RESULTS.md under "## Model (CPU)".
+
+  .venv/bin/python bench/model/run_bench.py --build-dir build-model [--threads 2] [--no-write]
+"""
+import argparse
+import datetime
+import json
+import os
+import pathlib
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+import torch
+import transformers
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def qwen3_30m():
+    # 28.9M parameters: vocab 32000 x 384 tied embedding (12.3M) + 10 layers of 1.66M.
+    return transformers.Qwen3Config(
+        vocab_size=32000, hidden_size=384, intermediate_size=1024, num_hidden_layers=10,
+        num_attention_heads=6, num_key_value_heads=2, head_dim=64, tie_word_embeddings=True,
+        max_position_embeddings=2048, rope_theta=1000000.0, bos_token_id=1, eos_token_id=2)
+
+
+def hf_train(model, batch, seq, steps):
+    model.train()
+    g = torch.Generator().manual_seed(0)
+
+    def step():
+        ids = torch.randint(0, model.config.vocab_size, (batch, seq + 1), generator=g)
+        out = model(input_ids=ids[:, :seq], labels=None)
+        # The same loss as ours: mean next-token NLL over every position.
+        loss = torch.nn.functional.cross_entropy(
+            out.logits.float().reshape(-1, out.logits.shape[-1]), ids[:, 1:].reshape(-1))
+        model.zero_grad(set_to_none=False)
+        loss.backward()
+        return loss.item()
+
+    step()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    s = time.perf_counter() - t0
+    return batch * seq * steps / s, s
+
+
+def hf_sample(model, batch, prompt_len, new_tokens):
+    model.eval()
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(3, model.config.vocab_size, (batch, prompt_len), generator=g)
+    kw = dict(do_sample=True, temperature=1.0, top_p=1.0, top_k=0, eos_token_id=None,
+              pad_token_id=0)
+    with torch.inference_mode():
+        model.generate(ids, max_new_tokens=4, min_new_tokens=4, **kw)
+        t0 = time.perf_counter()
+        out = model.generate(ids, max_new_tokens=new_tokens, min_new_tokens=new_tokens, **kw)
+        s = time.perf_counter() - t0
+    n = (out.shape[1] - prompt_len) * batch
+    return n / s, s
+
+
+def ours(binary, mode, model_dir, a, b, c, threads):
+    p = subprocess.run([str(binary), mode, str(model_dir), str(a), str(b), str(c), str(threads)],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        sys.exit(f"{binary} {mode} failed:\n{p.stderr}")
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def cpu_name():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def write_results(section):
+    path = ROOT / "bench" / "RESULTS.md"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    head = "## Model (CPU)"
+    start = text.find(head)
+    if start < 0:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        nxt = text.find("\n## ", start + len(head))
+        text = text[:start] + section + (text[nxt + 1:] if nxt >= 0 else "")
+    path.write_text(text if text.endswith("\n") else text + "\n")
+    return path
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build-dir", default=str(ROOT / "build"))
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--train-batch", type=int, default=4)
+    ap.add_argument("--train-seq", type=int, default=256)
+    ap.add_argument("--train-steps", type=int, default=3)
+    ap.add_argument("--sample-batch", type=int, default=16)
+    ap.add_argument("--prompt-len", type=int, default=32)
+    ap.add_argument("--new-tokens", type=int, default=128)
+    ap.add_argument("--no-write", action="store_true")
+    args = ap.parse_args()
+    binary = pathlib.Path(args.build_dir) / "bench" / "model" / "principia_bench_model"
+    if not binary.exists():
+        sys.exit(f"{binary} not found: build the principia_bench_model target first")
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    cfg = qwen3_30m()
+    model = transformers.Qwen3ForCausalLM(cfg).float()
+    n_params = sum(p.numel() for p in model.parameters())
+    with tempfile.TemporaryDirectory() as tmp:
+        model.save_pretrained(tmp)
+        results = {}
+        tb, ts, tn = args.train_batch, args.train_seq, args.train_steps
+        results["train_hf"] = hf_train(model, tb, ts, tn)[0]
+        results["train_ours"] = ours(binary, "train", tmp, tb, ts, tn, args.threads)["tokens_per_s"]
+        sb, pl, nt = args.sample_batch, args.prompt_len, args.new_tokens
+        results["sample_hf"] = hf_sample(model, sb, pl, nt)[0]
+        results["sample_ours"] = ours(binary, "sample", tmp, sb, pl, nt, args.threads)["tokens_per_s"]
+    train_ratio = results["train_ours"] / results["train_hf"]
+    sample_ratio = results["sample_ours"] / results["sample_hf"]
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    cmd = "python bench/model/run_bench.py " + " ".join(sys.argv[1:])
+    lines = [
+        "## Model (CPU)",
+        "",
+        f"Qwen3-shaped model, {n_params / 1e6:.1f}M parameters (hidden 384, 10 layers, 6 heads / "
+        f"2 KV heads, head_dim 64, vocab 32000, tied), fp32, random weights made and saved by "
+        f"transformers and loaded by both. {args.threads} threads each "
+        f"(torch.set_num_threads / at::set_num_threads).",
+        "",
+        f"- Machine: {cpu_name()}, {os.cpu_count()} cores (1-min load average at the end "
+        f"{os.getloadavg()[0]:.1f}: the machine is shared, so figures are noisy); "
+        f"torch {torch.__version__}, "
+        f"transformers {transformers.__version__}",
+        f"- Date: {now}",
+        f"- Command: `{cmd}`",
+        "",
+        "| workload | transformers tok/s | principia tok/s | ratio | goal |",
+        "|---|---|---|---|---|",
+        f"| forward+backward, batch {tb} x {ts} tokens | {results['train_hf']:.0f} | "
+        f"{results['train_ours']:.0f} | {train_ratio:.2f}x | >= 1.0x |",
+        f"| sampling, batch {sb}, prompt {pl}, {nt} new tokens | {results['sample_hf']:.1f} | "
+        f"{results['sample_ours']:.1f} | {sample_ratio:.2f}x | >= 2.0x |",
+        "",
+    ]
+    section = "\n".join(lines)
+    print(section)
+    if not args.no_write:
+        print(f"written to {write_results(section)}")
+
+
+if __name__ == "__main__":
+    main()

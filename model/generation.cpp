@@ -1,0 +1,178 @@
+#include "model/generation.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "core/error.h"
+#include "core/rng.h"
+#include "model/transformer.h"
+
+namespace principia::model {
+using torch::Tensor;
+
+const char* finish_reason_name(FinishReason r) {
+  switch (r) {
+    case FinishReason::kEos: return "eos";
+    case FinishReason::kStop: return "stop";
+    case FinishReason::kLength: return "length";
+  }
+  return "?";
+}
+
+namespace {
+
+void check_options(const SamplingOptions& o) {
+  if (o.max_new_tokens < 0) throw Error("generate: max_new_tokens must be >= 0");
+  if (!o.greedy) {
+    if (!(o.temperature > 0)) throw Error("generate: temperature must be > 0 (use greedy for 0)");
+    if (!(o.top_p > 0 && o.top_p <= 1)) throw Error("generate: top_p must be in (0, 1]");
+    if (o.top_k < 0) throw Error("generate: top_k must be >= 0");
+  }
+}
+
+// One token per row from fp32 logits [B, V]; `u` [B] uniforms in [0, 1). Returns {ids, logp}.
+std::pair<Tensor, Tensor> sample_step(const Tensor& logits, const SamplingOptions& o,
+                                      const Tensor& u) {
+  if (o.greedy) {
+    Tensor tok = logits.argmax(-1);
+    Tensor lp = torch::log_softmax(logits, -1).gather(1, tok.unsqueeze(1)).squeeze(1);
+    return {tok, lp};
+  }
+  const int64_t V = logits.size(1);
+  const float neg_inf = -std::numeric_limits<float>::infinity();
+  Tensor z = o.temperature == 1.0 ? logits : logits / o.temperature;
+  if (o.top_k > 0 && o.top_k < V) {
+    Tensor kth = std::get<0>(z.topk(o.top_k, -1)).narrow(1, o.top_k - 1, 1);
+    z = z.masked_fill(z < kth, neg_inf);
+  }
+  if (o.top_p < 1.0) {
+    auto [sorted, idx] = z.sort(-1, /*descending=*/true);
+    Tensor p = torch::softmax(sorted, -1);
+    // Keep the smallest prefix whose mass reaches top_p (the first token always stays).
+    Tensor drop = (p.cumsum(-1) - p) >= o.top_p;
+    sorted = sorted.masked_fill(drop, neg_inf);
+    z = torch::full_like(z, neg_inf).scatter(1, idx, sorted);
+  }
+  Tensor logp = torch::log_softmax(z, -1);
+  Tensor cdf = logp.exp().cumsum(-1);
+  Tensor target = (u.to(cdf.scalar_type()) * cdf.select(1, V - 1)).unsqueeze(1);
+  Tensor tok = torch::searchsorted(cdf, target, /*out_int32=*/false, /*right=*/true)
+                   .squeeze(1)
+                   .clamp_max(V - 1);
+  Tensor lp = logp.gather(1, tok.unsqueeze(1)).squeeze(1);
+  return {tok, lp};
+}
+
+bool ends_with(const std::vector<int64_t>& ids, const std::vector<int64_t>& suffix) {
+  return !suffix.empty() && ids.size() >= suffix.size() &&
+         std::equal(suffix.rbegin(), suffix.rend(), ids.rbegin());
+}
+
+}  // namespace
+
+std::vector<Generation> generate(Transformer& model, const std::vector<GenerationRequest>& requests,
+                                 const SamplingOptions& options) {
+  check_options(options);
+  const int64_t B = static_cast<int64_t>(requests.size());
+  std::vector<Generation> out(B);
+  if (B == 0) return out;
+  const TransformerConfig& config = model.config();
+  int64_t P = 0;
+  for (int64_t r = 0; r < B; ++r) {
+    const auto& p = requests[r].prompt;
+    if (p.empty()) throw Error("generate: request " + std::to_string(r) + " has an empty prompt");
+    for (int64_t id : p)
+      if (id < 0 || id >= config.vocab_size)
+        throw Error("generate: request " + std::to_string(r) + ": token id " + std::to_string(id) +
+                    " outside the vocabulary [0, " + std::to_string(config.vocab_size) + ")");
+    P = std::max<int64_t>(P, static_cast<int64_t>(p.size()));
+  }
+  if (options.max_new_tokens == 0) return out;
+  std::vector<int64_t> eos = options.eos_ids;
+  if (options.use_config_eos)
+    eos.insert(eos.end(), config.eos_token_ids.begin(), config.eos_token_ids.end());
+
+  torch::InferenceMode inference;
+  const torch::Device device = model.device();
+  const auto i64 = torch::TensorOptions().dtype(torch::kLong);
+
+  // Left-pad every prompt to P: row r's tokens occupy slots [pad_r, P), positions from 0.
+  std::vector<int64_t> ids_host(B * P, 0), pos_host(B * P, 0), pad(B);
+  std::vector<uint8_t> mask_host(B * P, 0);
+  bool padded = false;
+  for (int64_t r = 0; r < B; ++r) {
+    const auto& p = requests[r].prompt;
+    pad[r] = P - static_cast<int64_t>(p.size());
+    padded = padded || pad[r] > 0;
+    for (size_t j = 0; j < p.size(); ++j) {
+      ids_host[r * P + pad[r] + j] = p[j];
+      pos_host[r * P + pad[r] + j] = static_cast<int64_t>(j);
+      mask_host[r * P + pad[r] + j] = 1;
+    }
+  }
+  Tensor ids = torch::from_blob(ids_host.data(), {B, P}, i64).to(device);
+  ForwardArgs args;
+  args.position_ids = torch::from_blob(pos_host.data(), {B, P}, i64).to(device);
+  if (padded)
+    args.attention_mask =
+        torch::from_blob(mask_host.data(), {B, P}, torch::TensorOptions().dtype(torch::kUInt8))
+            .to(device)
+            .to(torch::kBool);
+  KVCache cache = model.make_cache(B, P + options.max_new_tokens);
+  args.cache = &cache;
+  Tensor last = model.hidden_states(ids, args).select(1, P - 1);
+
+  std::vector<Rng> rngs;
+  for (const auto& r : requests) rngs.emplace_back(r.seed);
+  Tensor next_pos = torch::from_blob(pad.data(), {B}, i64).to(device).neg().add(P).unsqueeze(1);
+  Tensor logprobs = torch::zeros({B, options.max_new_tokens}, torch::TensorOptions().device(device));
+  std::vector<bool> running(B, true);
+  std::vector<float> u_host(B);
+  int64_t alive = B, steps = 0;
+  for (int64_t s = 0; s < options.max_new_tokens && alive > 0; ++s) {
+    Tensor logits = model.logits(last).to(torch::kFloat32);
+    Tensor u;
+    if (!options.greedy) {
+      // Strictly below 1 after rounding to float, so the target stays inside the CDF.
+      for (int64_t r = 0; r < B; ++r)
+        u_host[r] = std::min(static_cast<float>(rngs[r].uniform()), 0.99999994f);
+      u = torch::from_blob(u_host.data(), {B}, torch::kFloat32).to(device);
+    }
+    auto [tok, lp] = sample_step(logits, options, u);
+    logprobs.select(1, s).copy_(lp);
+    steps = s + 1;
+    Tensor tok_host = tok.to(torch::kCPU);
+    const int64_t* t = tok_host.data_ptr<int64_t>();
+    for (int64_t r = 0; r < B; ++r) {
+      if (!running[r]) continue;
+      Generation& g = out[r];
+      g.ids.push_back(t[r]);
+      bool stop = false;
+      if (std::find(eos.begin(), eos.end(), t[r]) != eos.end()) {
+        g.finish = FinishReason::kEos;
+        stop = true;
+      } else {
+        for (const auto& seq : options.stop_sequences) stop = stop || ends_with(g.ids, seq);
+        if (!stop && options.stop_check) stop = options.stop_check(static_cast<size_t>(r), g.ids);
+        if (stop) g.finish = FinishReason::kStop;
+      }
+      if (stop) {
+        running[r] = false;
+        --alive;
+      }
+    }
+    if (alive == 0 || s + 1 == options.max_new_tokens) break;
+    ForwardArgs step;
+    step.position_ids = next_pos + s;
+    step.cache = &cache;
+    last = model.hidden_states(tok.unsqueeze(1), step).select(1, 0);
+  }
+  Tensor lp_host = logprobs.narrow(1, 0, steps).to(torch::kCPU).contiguous();
+  for (int64_t r = 0; r < B; ++r) {
+    const float* row = lp_host.data_ptr<float>() + r * steps;
+    out[r].logprobs.assign(row, row + out[r].ids.size());
+  }
+  return out;
+}
+
+}  // namespace principia::model

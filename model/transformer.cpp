@@ -1,0 +1,269 @@
+#include "model/transformer.h"
+
+#include "core/error.h"
+
+namespace principia::model {
+namespace F = torch::nn::functional;
+using torch::Tensor;
+
+torch::Dtype parse_dtype(const std::string& name) {
+  if (name == "float32") return torch::kFloat32;
+  if (name == "bfloat16") return torch::kBFloat16;
+  if (name == "float16") return torch::kFloat16;
+  throw Error("unsupported dtype '" + name + "' (float32, bfloat16 or float16)");
+}
+
+// ---- RMSNorm: fp32 statistics, cast back, then the weight in the input dtype (as HF) ----
+RMSNormImpl::RMSNormImpl(int64_t dim, double eps_) : eps(eps_) {
+  weight = register_parameter("weight", torch::ones({dim}));
+}
+
+Tensor RMSNormImpl::forward(const Tensor& x) {
+  if (x.scalar_type() == torch::kFloat32 && weight.scalar_type() == torch::kFloat32)
+    return at::rms_norm(x, {weight.size(0)}, weight, eps);  // one fused kernel, same math
+  Tensor h = x.to(torch::kFloat32);
+  h = h * torch::rsqrt(h.pow(2).mean(-1, /*keepdim=*/true) + eps);
+  return weight * h.to(x.scalar_type());
+}
+
+// ---- attention ----
+namespace {
+
+Tensor rotate_half(const Tensor& x) {
+  int64_t half = x.size(-1) / 2;
+  return torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+}
+
+Tensor apply_rope(const Tensor& x, const Tensor& cos, const Tensor& sin) {
+  return x * cos + rotate_half(x) * sin;
+}
+
+torch::nn::Linear linear(int64_t in, int64_t out, bool bias) {
+  return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(bias));
+}
+
+}  // namespace
+
+AttentionImpl::AttentionImpl(const TransformerConfig& c)
+    : num_heads(c.num_heads), num_kv_heads(c.num_kv_heads), head_dim(c.head_dim) {
+  q_proj = register_module("q_proj", linear(c.hidden_size, c.num_heads * c.head_dim, c.attention_bias));
+  k_proj = register_module("k_proj", linear(c.hidden_size, c.num_kv_heads * c.head_dim, c.attention_bias));
+  v_proj = register_module("v_proj", linear(c.hidden_size, c.num_kv_heads * c.head_dim, c.attention_bias));
+  o_proj = register_module("o_proj", linear(c.num_heads * c.head_dim, c.hidden_size, c.attention_bias));
+  if (c.qk_norm()) {
+    q_norm = register_module("q_norm", RMSNorm(c.head_dim, c.rms_norm_eps));
+    k_norm = register_module("k_norm", RMSNorm(c.head_dim, c.rms_norm_eps));
+  }
+}
+
+Tensor AttentionImpl::forward(const Tensor& x, const Tensor& cos, const Tensor& sin,
+                              const Tensor& mask, bool causal, KVCache* cache, int64_t layer) {
+  const int64_t B = x.size(0), T = x.size(1);
+  Tensor q = q_proj(x).view({B, T, num_heads, head_dim});
+  Tensor k = k_proj(x).view({B, T, num_kv_heads, head_dim});
+  Tensor v = v_proj(x).view({B, T, num_kv_heads, head_dim}).transpose(1, 2);
+  if (q_norm) {
+    q = q_norm(q);
+    k = k_norm(k);
+  }
+  q = apply_rope(q.transpose(1, 2), cos, sin);
+  k = apply_rope(k.transpose(1, 2), cos, sin);
+  if (cache) {
+    const int64_t start = cache->length;
+    cache->keys[layer].narrow(2, start, T).copy_(k);
+    cache->values[layer].narrow(2, start, T).copy_(v);
+    k = cache->keys[layer].narrow(2, 0, start + T);
+    v = cache->values[layer].narrow(2, 0, start + T);
+  }
+  std::optional<Tensor> m;
+  if (mask.defined()) m = mask;
+  Tensor out = at::scaled_dot_product_attention(q, k, v, m, 0.0, causal && !mask.defined(),
+                                                std::nullopt, num_heads != num_kv_heads);
+  return o_proj(out.transpose(1, 2).reshape({B, T, num_heads * head_dim}));
+}
+
+MlpImpl::MlpImpl(const TransformerConfig& c) {
+  gate_proj = register_module("gate_proj", linear(c.hidden_size, c.intermediate_size, c.mlp_bias));
+  up_proj = register_module("up_proj", linear(c.hidden_size, c.intermediate_size, c.mlp_bias));
+  down_proj = register_module("down_proj", linear(c.intermediate_size, c.hidden_size, c.mlp_bias));
+}
+
+Tensor MlpImpl::forward(const Tensor& x) {
+  return down_proj(F::silu(gate_proj(x)) * up_proj(x));
+}
+
+DecoderLayerImpl::DecoderLayerImpl(const TransformerConfig& c) {
+  self_attn = register_module("self_attn", Attention(c));
+  mlp = register_module("mlp", Mlp(c));
+  input_layernorm = register_module("input_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps));
+  post_attention_layernorm =
+      register_module("post_attention_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps));
+}
+
+Tensor DecoderLayerImpl::forward(const Tensor& x, const Tensor& cos, const Tensor& sin,
+                                 const Tensor& mask, bool causal, KVCache* cache, int64_t layer) {
+  Tensor h = x + self_attn(input_layernorm(x), cos, sin, mask, causal, cache, layer);
+  return h + mlp(post_attention_layernorm(h));
+}
+
+DecoderImpl::DecoderImpl(const TransformerConfig& c) {
+  embed_tokens = register_module("embed_tokens", torch::nn::Embedding(c.vocab_size, c.hidden_size));
+  layers = register_module("layers", torch::nn::ModuleList());
+  for (int64_t i = 0; i < c.num_layers; ++i) layers->push_back(DecoderLayer(c));
+  norm = register_module("norm", RMSNorm(c.hidden_size, c.rms_norm_eps));
+}
+
+// ---- activation checkpointing ----
+// LibTorch has no checkpoint(): this Function runs a layer without keeping its graph and, in
+// backward, reruns it with grad enabled on a detached copy of the input, back-propagates the
+// incoming gradient through that fresh graph (which accumulates the layer's parameter grads,
+// as PyTorch's reentrant checkpoint does) and returns the input's gradient. The layer has no
+// randomness (no dropout), so the recompute is exact.
+namespace {
+
+// What a checkpointed layer needs besides its input; none of it takes gradients.
+struct LayerInputs {
+  Tensor cos, sin, mask;
+  bool causal = true;
+  DecoderLayerImpl* layer = nullptr;
+};
+
+struct CheckpointedLayer : torch::autograd::Function<CheckpointedLayer> {
+  static Tensor forward(torch::autograd::AutogradContext* ctx, Tensor x, const LayerInputs* in) {
+    ctx->save_for_backward({x});
+    ctx->saved_data["cos"] = in->cos;
+    ctx->saved_data["sin"] = in->sin;
+    ctx->saved_data["has_mask"] = in->mask.defined();
+    if (in->mask.defined()) ctx->saved_data["mask"] = in->mask;
+    ctx->saved_data["causal"] = in->causal;
+    ctx->saved_data["layer"] = reinterpret_cast<int64_t>(in->layer);
+    return in->layer->forward(x, in->cos, in->sin, in->mask, in->causal, nullptr, 0);
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad_out) {
+    auto* layer = reinterpret_cast<DecoderLayerImpl*>(ctx->saved_data["layer"].toInt());
+    Tensor mask = ctx->saved_data["has_mask"].toBool() ? ctx->saved_data["mask"].toTensor() : Tensor();
+    Tensor x = ctx->get_saved_variables()[0].detach().requires_grad_(true);
+    Tensor out;
+    {
+      torch::AutoGradMode enable(true);
+      out = layer->forward(x, ctx->saved_data["cos"].toTensor(), ctx->saved_data["sin"].toTensor(),
+                           mask, ctx->saved_data["causal"].toBool(), nullptr, 0);
+    }
+    torch::autograd::backward({out}, {grad_out[0]});
+    return {x.grad(), Tensor()};
+  }
+};
+
+}  // namespace
+
+// ---- the model ----
+Transformer::Transformer(const TransformerConfig& config, double init_std) : config_(config) {
+  config_.validate("model config");
+  model = register_module("model", Decoder(config_));
+  if (!config_.tie_word_embeddings)
+    lm_head = register_module("lm_head", linear(config_.hidden_size, config_.vocab_size, false));
+  torch::NoGradGuard no_grad;
+  for (auto& p : named_parameters()) {
+    const std::string& n = p.key();
+    if (n.find("norm") != std::string::npos) p.value().fill_(1.0);
+    else if (n.size() > 5 && n.compare(n.size() - 5, 5, ".bias") == 0) p.value().zero_();
+    else p.value().normal_(0.0, init_std);
+  }
+  const int64_t hd = config_.head_dim;
+  inv_freq_ = 1.0 / torch::pow(config_.rope_theta, torch::arange(0, hd, 2, torch::kFloat32) / hd);
+}
+
+torch::Dtype Transformer::dtype() { return model->embed_tokens->weight.scalar_type(); }
+torch::Device Transformer::device() { return model->embed_tokens->weight.device(); }
+
+Tensor Transformer::head_weight() {
+  return lm_head ? lm_head->weight : model->embed_tokens->weight;
+}
+
+std::pair<Tensor, Tensor> Transformer::rope(const Tensor& positions, torch::Dtype dtype) {
+  if (inv_freq_.device() != positions.device()) inv_freq_ = inv_freq_.to(positions.device());
+  // As transformers: fp32 angles, cos/sin cast to the activation dtype.
+  Tensor freqs = positions.unsqueeze(-1).to(torch::kFloat32) * inv_freq_;
+  Tensor emb = torch::cat({freqs, freqs}, -1);
+  return {emb.cos().to(dtype).unsqueeze(1), emb.sin().to(dtype).unsqueeze(1)};
+}
+
+KVCache Transformer::make_cache(int64_t batch, int64_t capacity) {
+  KVCache cache;
+  auto opts = torch::TensorOptions().dtype(dtype()).device(device());
+  for (int64_t i = 0; i < config_.num_layers; ++i) {
+    cache.keys.push_back(torch::zeros({batch, config_.num_kv_heads, capacity, config_.head_dim}, opts));
+    cache.values.push_back(torch::zeros({batch, config_.num_kv_heads, capacity, config_.head_dim}, opts));
+  }
+  cache.key_valid = torch::zeros({batch, capacity}, opts.dtype(torch::kBool));
+  return cache;
+}
+
+Tensor Transformer::hidden_states(const Tensor& input_ids, const ForwardArgs& args) {
+  if (input_ids.dim() != 2) throw Error("Transformer: input_ids must be [batch, time]");
+  const int64_t B = input_ids.size(0), T = input_ids.size(1);
+  KVCache* cache = args.cache;
+  const int64_t start = cache ? cache->length : 0;
+  if (cache && start + T > cache->capacity())
+    throw Error("Transformer: KV cache full (" + std::to_string(start + T) + " > capacity " +
+                std::to_string(cache->capacity()) + ")");
+  Tensor x = model->embed_tokens(input_ids);
+  Tensor positions = args.position_ids.defined()
+                         ? args.position_ids
+                         : torch::arange(start, start + T, input_ids.options()).unsqueeze(0);
+  auto [cos, sin] = rope(positions, x.scalar_type());
+
+  // Which keys each query may see. Plain causal attention needs no mask tensor; padding (or a
+  // cache holding padded prompts) does. A query on a padding slot may always see itself, so no
+  // row of the softmax is empty (an all -inf row would give NaN and spread through the values).
+  Tensor mask;
+  bool causal = true;
+  Tensor valid;  // [B, S] key validity
+  if (cache) {
+    Tensor slots = cache->key_valid.narrow(1, start, T);
+    if (args.attention_mask.defined()) {
+      slots.copy_(args.attention_mask.to(torch::kBool));
+      cache->padded = true;
+    } else {
+      slots.fill_(true);
+    }
+    if (cache->padded) valid = cache->key_valid.narrow(1, 0, start + T);
+    causal = T > 1;
+    if (!valid.defined() && start > 0 && T > 1) valid = cache->key_valid.narrow(1, 0, start + T);
+  } else if (args.attention_mask.defined()) {
+    valid = args.attention_mask.to(torch::kBool);
+  }
+  if (valid.defined()) {
+    auto idx = torch::TensorOptions().dtype(torch::kLong).device(x.device());
+    Tensor q_slot = torch::arange(start, start + T, idx).unsqueeze(1);
+    Tensor k_slot = torch::arange(0, start + T, idx).unsqueeze(0);
+    Tensor allowed = (k_slot <= q_slot).unsqueeze(0) & valid.unsqueeze(1);
+    allowed = allowed | (k_slot == q_slot).unsqueeze(0);
+    mask = allowed.unsqueeze(1);  // [B, 1, T, S]
+  }
+  (void)B;
+
+  const bool recompute = checkpointing_ && torch::GradMode::is_enabled() && !cache;
+  for (int64_t i = 0; i < config_.num_layers; ++i) {
+    auto* layer = model->layers[i]->as<DecoderLayerImpl>();
+    if (recompute && x.requires_grad()) {
+      LayerInputs in{cos, sin, mask, causal, layer};
+      x = CheckpointedLayer::apply(x, &in);
+    } else {
+      x = layer->forward(x, cos, sin, mask, causal, cache, i);
+    }
+  }
+  if (cache) cache->length += T;
+  return model->norm(x);
+}
+
+Tensor Transformer::logits(const Tensor& hidden) {
+  return lm_head ? lm_head(hidden) : F::linear(hidden, model->embed_tokens->weight);
+}
+
+Tensor Transformer::forward(const Tensor& input_ids, const ForwardArgs& args) {
+  return logits(hidden_states(input_ids, args));
+}
+
+}  // namespace principia::model

@@ -1,0 +1,137 @@
+// Decoder-only transformer (Qwen3 / Llama) in LibTorch, parameters named exactly as Hugging Face
+// names them ("model.layers.0.self_attn.q_proj.weight", ...), so named_parameters() is the
+// checkpoint's state dict.
+//
+//   x = embed(ids)
+//   per layer: x += o_proj(attn(rope(qk_norm(q)), rope(qk_norm(k)), v))   (RMSNorm'd input)
+//              x += down(silu(gate(h)) * up(h))                           (RMSNorm'd input)
+//   logits = lm_head(norm(x))   (lm_head = embed when tied)
+//
+// RMSNorm is computed in fp32 and cast back (as transformers does); attention goes through
+// at::scaled_dot_product_attention with a causal mask, a padding mask when given, GQA.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "model/model_config.h"
+
+namespace principia::model {
+
+// Preallocated keys/values for incremental decoding. Rows share one timeline: prompts of
+// different lengths are left-padded so that every row writes step t into slot t.
+struct KVCache {
+  std::vector<torch::Tensor> keys, values;  // per layer [B, kv_heads, capacity, head_dim]
+  torch::Tensor key_valid;                  // [B, capacity] bool: slot holds a real token
+  int64_t length = 0;                       // slots filled so far
+  bool padded = false;                      // some slot is padding: attention needs a mask
+  int64_t capacity() const { return keys.empty() ? 0 : keys[0].size(2); }
+};
+
+// Inputs to one forward pass beyond the token ids.
+struct ForwardArgs {
+  // [B, T] int64 RoPE positions; undefined = 0..T-1 (or cache->length.. when decoding).
+  torch::Tensor position_ids;
+  // [B, T] bool/int, true where the token is real (padding elsewhere). Undefined = no padding.
+  // With right padding only, leave it undefined: causal attention never looks right.
+  torch::Tensor attention_mask;
+  KVCache* cache = nullptr;  // when set, keys/values are appended and attended over
+};
+
+class RMSNormImpl : public torch::nn::Module {
+ public:
+  RMSNormImpl(int64_t dim, double eps);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::Tensor weight;
+  double eps;
+};
+TORCH_MODULE(RMSNorm);
+
+class AttentionImpl : public torch::nn::Module {
+ public:
+  AttentionImpl(const TransformerConfig& c);
+  // x [B, T, H]; cos/sin [B, T, head_dim] in x's dtype; mask for SDPA (or undefined + causal).
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
+                        const torch::Tensor& mask, bool causal, KVCache* cache, int64_t layer);
+  torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+  RMSNorm q_norm{nullptr}, k_norm{nullptr};  // Qwen3 only
+  int64_t num_heads, num_kv_heads, head_dim;
+};
+TORCH_MODULE(Attention);
+
+class MlpImpl : public torch::nn::Module {
+ public:
+  MlpImpl(const TransformerConfig& c);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::nn::Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+};
+TORCH_MODULE(Mlp);
+
+class DecoderLayerImpl : public torch::nn::Module {
+ public:
+  DecoderLayerImpl(const TransformerConfig& c);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
+                        const torch::Tensor& mask, bool causal, KVCache* cache, int64_t layer);
+  Attention self_attn{nullptr};
+  Mlp mlp{nullptr};
+  RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
+};
+TORCH_MODULE(DecoderLayer);
+
+// "model.*" in HF names.
+class DecoderImpl : public torch::nn::Module {
+ public:
+  DecoderImpl(const TransformerConfig& c);
+  torch::nn::Embedding embed_tokens{nullptr};
+  torch::nn::ModuleList layers{nullptr};
+  RMSNorm norm{nullptr};
+};
+TORCH_MODULE(Decoder);
+
+class Transformer : public torch::nn::Module {
+ public:
+  // Parameters are allocated (fp32, CPU) and initialised like transformers does (normal(0,
+  // init_std) for matrices, ones for norms); load weights with load_weights() (weights.h).
+  explicit Transformer(const TransformerConfig& config, double init_std = 0.02);
+
+  const TransformerConfig& config() const { return config_; }
+
+  // Final hidden states [B, T, H] (after the last RMSNorm). Autograd flows when enabled.
+  torch::Tensor hidden_states(const torch::Tensor& input_ids, const ForwardArgs& args = {});
+  // Logits [..., V] for hidden states [..., H] (in the model dtype).
+  torch::Tensor logits(const torch::Tensor& hidden);
+  // hidden_states + logits for every position: [B, T, V]. For training prefer token_logprobs.
+  torch::Tensor forward(const torch::Tensor& input_ids, const ForwardArgs& args = {});
+
+  // The output projection [V, H]: lm_head.weight, or the embedding when tied.
+  torch::Tensor head_weight();
+
+  // Recompute each layer's activations in backward instead of keeping them (saves memory:
+  // only each layer's input is kept). Only affects passes with grad enabled.
+  void set_gradient_checkpointing(bool on) { checkpointing_ = on; }
+  bool gradient_checkpointing() const { return checkpointing_; }
+
+  // An empty cache for `batch` rows and `capacity` positions, in the model's dtype/device.
+  KVCache make_cache(int64_t batch, int64_t capacity);
+
+  torch::Dtype dtype();
+  torch::Device device();
+
+  Decoder model{nullptr};
+  torch::nn::Linear lm_head{nullptr};  // null when tied
+
+ private:
+  // cos/sin [B, T, head_dim] for positions [B, T], cast to `dtype`.
+  std::pair<torch::Tensor, torch::Tensor> rope(const torch::Tensor& positions, torch::Dtype dtype);
+
+  TransformerConfig config_;
+  bool checkpointing_ = false;
+  torch::Tensor inv_freq_;  // [head_dim/2] fp32, on the device of the last call
+};
+
+// Maps "float32" / "bfloat16" / "float16" to a torch dtype (principia::Error otherwise).
+torch::Dtype parse_dtype(const std::string& name);
+
+}  // namespace principia::model
