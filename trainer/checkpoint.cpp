@@ -1,0 +1,490 @@
+#include "trainer/checkpoint.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <fcntl.h>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/files.h"
+#include "core/log.h"
+#include "core/sha256.h"
+
+namespace principia::trainer {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr const char* kManifest = "MANIFEST";
+constexpr const char* kOptimizerFile = "optimizer.safetensors";
+constexpr const char* kStateFile = "state.json";
+constexpr const char* kLatest = "latest";
+
+// ---- small file helpers ----
+// Regular files under root as sorted relative paths (generic '/' form).
+std::vector<std::string> list_files(const fs::path& root) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(root))
+    if (e.is_regular_file()) out.push_back(fs::relative(e.path(), root).generic_string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void fsync_tree(const fs::path& root) {
+  for (const auto& e : fs::recursive_directory_iterator(root)) fsync_path(e.path().string());
+  fsync_path(root.string());
+}
+
+std::optional<int64_t> parse_step_dir(const std::string& name) {
+  // "step-" + digits only (temp dirs carry a suffix and are not checkpoints)
+  if (name.size() <= 5 || name.compare(0, 5, "step-") != 0) return std::nullopt;
+  for (size_t i = 5; i < name.size(); ++i)
+    if (name[i] < '0' || name[i] > '9') return std::nullopt;
+  try {
+    return std::stoll(name.substr(5));
+  } catch (...) {
+    return std::nullopt;
+  }
+}
+
+// Checkpoint directories by step, newest first.
+std::vector<std::pair<int64_t, fs::path>> list_checkpoints(const fs::path& root) {
+  std::vector<std::pair<int64_t, fs::path>> out;
+  std::error_code ec;
+  if (!fs::is_directory(root, ec)) return out;
+  for (const auto& e : fs::directory_iterator(root)) {
+    if (!e.is_directory()) continue;
+    if (auto step = parse_step_dir(e.path().filename().string())) out.emplace_back(*step, e.path());
+  }
+  std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.first > b.first; });
+  return out;
+}
+
+std::string manifest_body(const fs::path& dir) {
+  std::string body;
+  for (const std::string& rel : list_files(dir)) {
+    if (rel == kManifest) continue;
+    if (rel.find('\n') != std::string::npos)
+      throw Error((dir / rel).string() + ": a file name with a newline cannot go in a MANIFEST");
+    const fs::path p = dir / rel;
+    body += std::to_string(fs::file_size(p)) + " " + sha256_file_hex(p.string()) + " " + rel + "\n";
+  }
+  return body;
+}
+
+// ---- hex ----
+std::string to_hex(const uint8_t* p, size_t n) {
+  static const char* d = "0123456789abcdef";
+  std::string s(2 * n, '0');
+  for (size_t i = 0; i < n; ++i) {
+    s[2 * i] = d[p[i] >> 4];
+    s[2 * i + 1] = d[p[i] & 15];
+  }
+  return s;
+}
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// ---- safetensors dtypes ----
+struct DtypeName {
+  at::ScalarType type;
+  const char* name;
+};
+constexpr DtypeName kDtypes[] = {
+    {at::kDouble, "F64"}, {at::kFloat, "F32"}, {at::kHalf, "F16"}, {at::kBFloat16, "BF16"},
+    {at::kLong, "I64"},   {at::kInt, "I32"},   {at::kShort, "I16"}, {at::kChar, "I8"},
+    {at::kByte, "U8"},    {at::kBool, "BOOL"}};
+
+}  // namespace
+
+// ------------------------------------------------------------------------------------------
+// TrainState
+
+nlohmann::json to_json(const TrainState& s) {
+  nlohmann::ordered_json j;
+  j["step"] = s.step;
+  j["world_size"] = s.world_size;
+  j["config_hash"] = s.config_hash;
+  j["data_cursor"] = s.data_cursor;
+  nlohmann::ordered_json rngs = nlohmann::ordered_json::object();
+  for (const auto& [name, st] : s.rngs) {
+    nlohmann::ordered_json words = nlohmann::ordered_json::array();
+    for (uint64_t w : st) {  // hex strings: JSON readers that use doubles would lose bits
+      char buf[19];
+      std::snprintf(buf, sizeof(buf), "0x%016llx", static_cast<unsigned long long>(w));
+      words.push_back(buf);
+    }
+    rngs[name] = words;
+  }
+  j["rngs"] = rngs;
+  j["torch_rng"] = s.torch_rng;
+  j["extra"] = s.extra;
+  return nlohmann::json::parse(j.dump());  // plain json for the caller (keys sorted)
+}
+
+TrainState train_state_from_json(const nlohmann::json& j, const std::string& file) {
+  auto fail = [&](const std::string& key, const std::string& what) -> Error {
+    return Error(SourceLocation{file, 0, 0}, key, what);
+  };
+  if (!j.is_object()) throw fail("", "state must be a JSON object");
+  auto need = [&](const char* key) -> const nlohmann::json& {
+    auto it = j.find(key);
+    if (it == j.end()) throw fail(key, "missing");
+    return *it;
+  };
+  TrainState s;
+  const auto& step = need("step");
+  if (!step.is_number_integer() || step.get<int64_t>() < 0)
+    throw fail("step", "must be a non-negative integer");
+  s.step = step.get<int64_t>();
+  const auto& ws = need("world_size");
+  if (!ws.is_number_integer() || ws.get<int64_t>() < 1) throw fail("world_size", "must be >= 1");
+  s.world_size = ws.get<int64_t>();
+  const auto& hash = need("config_hash");
+  if (!hash.is_string()) throw fail("config_hash", "must be a string");
+  s.config_hash = hash.get<std::string>();
+  s.data_cursor = need("data_cursor");
+  const auto& rngs = need("rngs");
+  if (!rngs.is_object()) throw fail("rngs", "must be an object");
+  for (const auto& [name, words] : rngs.items()) {
+    const std::string key = "rngs." + name;
+    if (!words.is_array() || words.size() != 4) throw fail(key, "must be 4 hex strings");
+    std::array<uint64_t, 4> st{};
+    for (size_t i = 0; i < 4; ++i) {
+      if (!words[i].is_string()) throw fail(key, "must be 4 hex strings");
+      const std::string w = words[i].get<std::string>();
+      char* end = nullptr;
+      errno = 0;
+      st[i] = std::strtoull(w.c_str(), &end, 16);
+      if (w.empty() || errno != 0 || *end != '\0') throw fail(key, "bad hex word '" + w + "'");
+    }
+    s.rngs[name] = st;
+  }
+  const auto& trng = need("torch_rng");
+  if (!trng.is_string()) throw fail("torch_rng", "must be a hex string");
+  s.torch_rng = trng.get<std::string>();
+  if (auto it = j.find("extra"); it != j.end()) s.extra = *it;
+  return s;
+}
+
+std::string torch_rng_state_hex() {
+  auto gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  at::Tensor st = gen.get_state().contiguous();
+  return to_hex(st.data_ptr<uint8_t>(), size_t(st.numel()));
+}
+
+void restore_torch_rng_state_hex(const std::string& hex) {
+  if (hex.size() % 2 != 0) throw Error("torch_rng: odd-length hex string");
+  at::Tensor st = torch::empty({int64_t(hex.size() / 2)}, torch::kUInt8);
+  uint8_t* p = st.data_ptr<uint8_t>();
+  for (size_t i = 0; i < hex.size() / 2; ++i) {
+    int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) throw Error("torch_rng: not a hex string");
+    p[i] = uint8_t(hi * 16 + lo);
+  }
+  auto gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  try {
+    gen.set_state(st);
+  } catch (const c10::Error& e) {
+    throw Error(std::string("torch_rng: not a CPU generator state (") + e.what_without_backtrace() +
+                ")");
+  }
+}
+
+// ------------------------------------------------------------------------------------------
+// safetensors
+
+void write_safetensors(const std::string& path, const std::map<std::string, at::Tensor>& tensors) {
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();
+  std::vector<at::Tensor> blobs;
+  uint64_t offset = 0;
+  for (const auto& [name, t0] : tensors) {  // std::map: sorted names, deterministic bytes
+    at::Tensor t = t0.detach().to(torch::kCPU).contiguous();
+    const char* dtype = nullptr;
+    for (const auto& d : kDtypes)
+      if (d.type == t.scalar_type()) dtype = d.name;
+    if (!dtype) throw Error(path + ": tensor '" + name + "' has an unsupported dtype");
+    const uint64_t nbytes = uint64_t(t.numel()) * t.element_size();
+    header[name] = {{"dtype", dtype}, {"shape", t.sizes().vec()}, {"data_offsets", {offset, offset + nbytes}}};
+    offset += nbytes;
+    blobs.push_back(t);
+  }
+  std::string h = header.dump();
+  while ((8 + h.size()) % 8 != 0) h.push_back(' ');  // align the data section
+  std::string out;
+  out.reserve(8 + h.size() + offset);
+  const uint64_t hlen = h.size();
+  for (int i = 0; i < 8; ++i) out.push_back(char((hlen >> (8 * i)) & 0xFF));
+  out += h;
+  for (const auto& t : blobs)
+    out.append(static_cast<const char*>(t.data_ptr()), size_t(t.numel()) * t.element_size());
+  write_file_synced(path, out);
+}
+
+std::map<std::string, at::Tensor> read_safetensors(const std::string& path) {
+  const std::string bytes = read_file(path);
+  auto bad = [&](const std::string& what) { return Error(path + ": not a valid safetensors file: " + what); };
+  if (bytes.size() < 8) throw bad("shorter than its 8-byte header length");
+  uint64_t hlen = 0;
+  for (int i = 0; i < 8; ++i) hlen |= uint64_t(uint8_t(bytes[i])) << (8 * i);
+  if (hlen > bytes.size() - 8) throw bad("header length " + std::to_string(hlen) + " exceeds the file");
+  nlohmann::json header;
+  try {
+    header = nlohmann::json::parse(bytes.substr(8, hlen));
+  } catch (const nlohmann::json::exception& e) {
+    throw bad(std::string("header is not JSON (") + e.what() + ")");
+  }
+  if (!header.is_object()) throw bad("header is not an object");
+  const uint64_t data_size = bytes.size() - 8 - hlen;
+  const char* data = bytes.data() + 8 + hlen;
+  std::map<std::string, at::Tensor> out;
+  uint64_t covered = 0;
+  for (const auto& [name, info] : header.items()) {
+    if (name == "__metadata__") continue;
+    try {
+      const std::string dtype = info.at("dtype").get<std::string>();
+      std::optional<at::ScalarType> type;
+      for (const auto& d : kDtypes)
+        if (dtype == d.name) type = d.type;
+      if (!type) throw bad("tensor '" + name + "': unsupported dtype " + dtype);
+      std::vector<int64_t> shape = info.at("shape").get<std::vector<int64_t>>();
+      const auto offs = info.at("data_offsets").get<std::vector<uint64_t>>();
+      int64_t numel = 1;
+      for (int64_t s : shape) {
+        if (s < 0) throw bad("tensor '" + name + "': negative dimension");
+        numel *= s;
+      }
+      at::Tensor t = torch::empty(shape, torch::TensorOptions().dtype(*type));
+      const uint64_t nbytes = uint64_t(numel) * t.element_size();
+      if (offs.size() != 2 || offs[1] < offs[0] || offs[1] - offs[0] != nbytes)
+        throw bad("tensor '" + name + "': data_offsets do not match its dtype and shape");
+      if (offs[1] > data_size)
+        throw bad("tensor '" + name + "': data ends at " + std::to_string(offs[1]) +
+                  " but the file holds " + std::to_string(data_size) + " data bytes (truncated?)");
+      if (nbytes) std::memcpy(t.data_ptr(), data + offs[0], nbytes);
+      covered = std::max(covered, offs[1]);
+      out[name] = t;
+    } catch (const nlohmann::json::exception& e) {
+      throw bad("tensor '" + name + "': " + e.what());
+    }
+  }
+  if (covered != data_size)
+    throw bad(std::to_string(data_size - covered) + " trailing bytes after the last tensor");
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------
+// save / verify / find
+
+std::string checkpoint_dir_name(int64_t step) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "step-%06lld", static_cast<long long>(step));
+  return buf;
+}
+
+std::string save_checkpoint(const std::string& run_dir, const CheckpointContents& c,
+                            int64_t keep_last) {
+  if (keep_last < 1) throw Error("checkpoint.keep_last must be >= 1");
+  const fs::path root = fs::path(run_dir) / "checkpoints";
+  const std::string name = checkpoint_dir_name(c.state.step);
+  const fs::path final_dir = root / name;
+  const fs::path tmp = root / (name + ".tmp-" + std::to_string(::getpid()));
+  try {
+    fs::create_directories(root);
+    fs::remove_all(tmp);
+    fs::create_directory(tmp);
+  } catch (const fs::filesystem_error& e) {
+    throw Error(root.string() + ": cannot create checkpoint directory (" + e.what() + ")");
+  }
+
+  if (c.write_model) {
+    fs::create_directory(tmp / "model");
+    c.write_model((tmp / "model").string());
+  }
+  write_safetensors((tmp / kOptimizerFile).string(), c.optimizer_state);
+  write_file_synced((tmp / kStateFile).string(), to_json(c.state).dump(2) + "\n");
+  for (const auto& [rel, bytes] : c.files) {
+    const fs::path rp(rel);
+    if (rel.empty() || rp.is_absolute() || rel.find("..") != std::string::npos || rel == kManifest)
+      throw Error("checkpoint: bad extra file name '" + rel + "'");
+    fs::create_directories((tmp / rp).parent_path());
+    write_file_synced((tmp / rp).string(), bytes);
+  }
+  fsync_tree(tmp);  // the model writer's files too
+
+  // MANIFEST last: its presence with a good trailer means every listed file was complete.
+  const std::string body = manifest_body(tmp);
+  write_file_synced((tmp / kManifest).string(), body + "# sha256 " + sha256_hex(body) + "\n");
+  fsync_path(tmp.string());
+
+  // Into place. An existing checkpoint of this step (a re-run after resume) is moved aside.
+  std::error_code ec;
+  if (fs::exists(final_dir, ec)) {
+    const fs::path old = root / (name + ".old-" + std::to_string(::getpid()));
+    fs::remove_all(old, ec);
+    rename_durable(final_dir.string(), old.string());
+    rename_durable(tmp.string(), final_dir.string());
+    fs::remove_all(old, ec);
+  } else {
+    rename_durable(tmp.string(), final_dir.string());
+  }
+  write_file_atomic((root / kLatest).string(), name + "\n");
+
+  // keep_last: the newest checkpoints by step stay (the one just written always does).
+  int64_t kept = 0;
+  for (const auto& [step, dir] : list_checkpoints(root)) {
+    if (dir == final_dir || kept < keep_last - 1) {
+      if (dir != final_dir) ++kept;
+      continue;
+    }
+    fs::remove_all(dir, ec);
+    if (ec) log::warn("checkpoint: could not remove ", dir.string(), " (", ec.message(), ")");
+  }
+  // Temp / moved-aside dirs of writers that died (only this process writes this run's
+  // checkpoints).
+  for (const auto& e : fs::directory_iterator(root, ec)) {
+    const std::string n = e.path().filename().string();
+    if (n.rfind("step-", 0) == 0 &&
+        (n.find(".tmp-") != std::string::npos || n.find(".old-") != std::string::npos))
+      fs::remove_all(e.path(), ec);
+  }
+  log::info("checkpoint: wrote ", final_dir.string());
+  return final_dir.string();
+}
+
+std::string VerifyResult::message(const std::string& dir) const {
+  if (ok) return dir + ": ok";
+  return (fs::path(dir) / bad_file).string() + ": " + reason;
+}
+
+VerifyResult verify_checkpoint(const std::string& dir_str) {
+  const fs::path dir(dir_str);
+  auto bad = [](const std::string& file, const std::string& reason) {
+    return VerifyResult{false, file, reason};
+  };
+  std::string manifest;
+  try {
+    manifest = read_file((dir / kManifest).string());
+  } catch (const Error&) {
+    return bad(kManifest, "missing or unreadable");
+  }
+  // Split off the trailer "# sha256 <hex>\n".
+  const std::string trailer_tag = "# sha256 ";
+  const size_t tpos = manifest.rfind(trailer_tag);
+  if (tpos == std::string::npos || (tpos != 0 && manifest[tpos - 1] != '\n'))
+    return bad(kManifest, "no '# sha256' trailer (truncated?)");
+  const std::string body = manifest.substr(0, tpos);
+  std::string want = manifest.substr(tpos + trailer_tag.size());
+  if (!want.empty() && want.back() == '\n') want.pop_back();
+  if (sha256_hex(body) != want) return bad(kManifest, "its own checksum does not match (corrupted)");
+
+  std::istringstream in(body);
+  std::string line;
+  int line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    const size_t s1 = line.find(' ');
+    const size_t s2 = s1 == std::string::npos ? s1 : line.find(' ', s1 + 1);
+    if (s2 == std::string::npos)
+      return bad(kManifest, "line " + std::to_string(line_no) + " is not '<size> <sha256> <path>'");
+    const std::string size_s = line.substr(0, s1), hash = line.substr(s1 + 1, s2 - s1 - 1),
+                      rel = line.substr(s2 + 1);
+    uint64_t size = 0;
+    try {
+      size = std::stoull(size_s);
+    } catch (...) {
+      return bad(kManifest, "line " + std::to_string(line_no) + ": bad size '" + size_s + "'");
+    }
+    const fs::path p = dir / rel;
+    std::error_code ec;
+    if (!fs::is_regular_file(p, ec)) return bad(rel, "missing");
+    const uint64_t actual = fs::file_size(p, ec);
+    if (ec) return bad(rel, "unreadable (" + ec.message() + ")");
+    if (actual != size)
+      return bad(rel, "size " + std::to_string(actual) + " != " + std::to_string(size) +
+                          " in MANIFEST (truncated?)");
+    std::string got;
+    try {
+      got = sha256_file_hex(p.string());
+    } catch (const Error& e) {
+      return bad(rel, std::string("unreadable (") + e.what() + ")");
+    }
+    if (got != hash) return bad(rel, "sha256 mismatch (corrupted)");
+  }
+  return {};
+}
+
+LatestCheckpoint find_latest_valid(const std::string& run_dir) {
+  const fs::path root = fs::path(run_dir) / "checkpoints";
+  LatestCheckpoint out;
+  for (const auto& [step, dir] : list_checkpoints(root)) {
+    VerifyResult v = verify_checkpoint(dir.string());
+    if (v.ok) {
+      out.dir = dir.string();
+      out.step = step;
+      break;
+    }
+    std::string msg = "checkpoint " + dir.filename().string() + " is damaged (" +
+                      v.message(dir.string()) + "); falling back to the previous one";
+    log::warn(msg);
+    out.skipped.push_back(std::move(msg));
+  }
+  if (!out.dir.empty()) {
+    std::error_code ec;
+    std::string latest;
+    if (fs::exists(root / kLatest, ec)) {
+      latest = read_file((root / kLatest).string());
+      while (!latest.empty() && (latest.back() == '\n' || latest.back() == '\r')) latest.pop_back();
+    }
+    if (latest != fs::path(out.dir).filename().string() && out.skipped.empty())
+      log::warn("checkpoint: ", (root / kLatest).string(), " names '", latest, "'; resuming from ",
+                fs::path(out.dir).filename().string(), " (the newest valid checkpoint)");
+  }
+  return out;
+}
+
+std::string resolve_resume(const std::string& run_dir, const std::string& resume) {
+  if (resume.empty()) return "";
+  if (resume == "auto") return find_latest_valid(run_dir).dir;
+  std::error_code ec;
+  if (!fs::is_directory(resume, ec)) throw Error("--resume " + resume + ": no such checkpoint directory");
+  VerifyResult v = verify_checkpoint(resume);
+  if (!v.ok) throw Error("--resume: checkpoint is damaged: " + v.message(resume));
+  return resume;
+}
+
+LoadedCheckpoint load_checkpoint(const std::string& dir) {
+  VerifyResult v = verify_checkpoint(dir);
+  if (!v.ok) throw Error("checkpoint is damaged: " + v.message(dir));
+  LoadedCheckpoint out;
+  out.dir = dir;
+  std::error_code ec;
+  if (fs::is_directory(fs::path(dir) / "model", ec)) out.model_dir = (fs::path(dir) / "model").string();
+  const std::string state_path = (fs::path(dir) / kStateFile).string();
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(read_file(state_path));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(state_path + ": not valid JSON (" + e.what() + ")");
+  }
+  out.state = train_state_from_json(j, state_path);
+  out.optimizer_state = read_safetensors((fs::path(dir) / kOptimizerFile).string());
+  return out;
+}
+
+}  // namespace principia::trainer

@@ -1,0 +1,194 @@
+#include "trainer/core_algos.h"
+
+#include <torch/torch.h>
+
+#include <limits>
+#include <sstream>
+
+#include "core/error.h"
+
+namespace principia::trainer {
+namespace {
+
+std::string shape_str(const at::Tensor& t) {
+  std::ostringstream os;
+  os << t.sizes();
+  return os.str();
+}
+
+void check(bool ok, const std::string& what) {
+  if (!ok) throw Error("trainer: " + what);
+}
+
+void check_same_shape(const at::Tensor& a, const char* a_name, const at::Tensor& b,
+                      const char* b_name, const char* fn) {
+  check(a.sizes() == b.sizes(), std::string(fn) + ": " + a_name + " " + shape_str(a) + " and " +
+                                    b_name + " " + shape_str(b) + " must have the same shape");
+}
+
+at::Tensor as_float(const at::Tensor& t) {
+  return t.is_floating_point() ? t : t.to(torch::kFloat);
+}
+
+// The mask in the loss's dtype (bool/int masks welcome).
+at::Tensor mask_like(const at::Tensor& mask, const at::Tensor& like) {
+  return mask.to(like.scalar_type());
+}
+
+}  // namespace
+
+Advantages compute_advantages(const at::Tensor& rewards_in, config::Advantage mode, double eps) {
+  check(rewards_in.dim() == 2, "compute_advantages: rewards must be [groups, G], got " +
+                                   shape_str(rewards_in));
+  check(rewards_in.size(1) >= 2, "compute_advantages: group size must be at least 2, got " +
+                                     std::to_string(rewards_in.size(1)));
+  torch::NoGradGuard no_grad;
+  at::Tensor r = as_float(rewards_in.detach());
+  at::Tensor mean = r.mean(1, /*keepdim=*/true);
+  at::Tensor centered = r - mean;
+  // Exactly equal rewards: the mean may differ from them by rounding, so test max == min.
+  at::Tensor zero_var = std::get<0>(r.max(1, true)).eq(std::get<0>(r.min(1, true)));
+  at::Tensor a;
+  switch (mode) {
+    case config::Advantage::kGrpo:
+      a = centered / (r.std(1, /*unbiased=*/true, /*keepdim=*/true) + eps);
+      break;
+    case config::Advantage::kDrGrpo:
+      a = centered;
+      break;
+    case config::Advantage::kBatchStd:
+      a = centered / (r.std(/*unbiased=*/true) + eps);
+      break;
+  }
+  a = a.masked_fill(zero_var, 0.0);
+  return {a, r.size(0), zero_var.sum().item<int64_t>()};
+}
+
+at::Tensor apply_kl_to_rewards(const at::Tensor& rewards, const at::Tensor& kl,
+                               const at::Tensor& mask, double beta) {
+  check_same_shape(kl, "kl", mask, "mask", "apply_kl_to_rewards");
+  check(kl.dim() == 2 && rewards.numel() == kl.size(0),
+        "apply_kl_to_rewards: rewards " + shape_str(rewards) + " must hold one value per row of kl " +
+            shape_str(kl));
+  torch::NoGradGuard no_grad;
+  at::Tensor k = as_float(kl.detach());
+  at::Tensor seq_kl = (k * mask_like(mask, k)).sum(1);
+  at::Tensor r = as_float(rewards.detach());
+  return r - beta * seq_kl.to(r.scalar_type()).reshape(r.sizes());
+}
+
+at::Tensor token_log_probs(const at::Tensor& logits, const at::Tensor& ids) {
+  check(logits.dim() == ids.dim() + 1 && logits.sizes().slice(0, ids.dim()) == ids.sizes(),
+        "token_log_probs: logits " + shape_str(logits) + " must be ids " + shape_str(ids) +
+            " plus a vocabulary dim");
+  at::Tensor z = logits.to(torch::kFloat);
+  at::Tensor picked = z.gather(-1, ids.to(torch::kLong).unsqueeze(-1)).squeeze(-1);
+  return picked - z.logsumexp(-1);
+}
+
+at::Tensor entropy_from_logits(const at::Tensor& logits) {
+  at::Tensor z = logits.to(torch::kFloat);
+  at::Tensor p = torch::softmax(z, -1);
+  return z.logsumexp(-1) - (p * z).sum(-1);
+}
+
+at::Tensor kl_penalty(const at::Tensor& logp_in, const at::Tensor& ref_in,
+                      config::KlEstimator estimator) {
+  check_same_shape(logp_in, "logp", ref_in, "ref_logp", "kl_penalty");
+  at::Tensor logp = as_float(logp_in);
+  at::Tensor d = (as_float(ref_in) - logp).clamp(-20.0, 20.0);  // log(π_ref / π)
+  switch (estimator) {
+    case config::KlEstimator::kK1:
+      return -d;
+    case config::KlEstimator::kK2:
+      return 0.5 * d * d;
+    case config::KlEstimator::kK3:
+      return d.exp() - d - 1.0;
+  }
+  throw Error("kl_penalty: unknown estimator");
+}
+
+PolicyLoss policy_loss(const at::Tensor& logp_in, const at::Tensor& old_logp_in,
+                       const at::Tensor& advantages, const at::Tensor& mask_in,
+                       const ClipOptions& clip) {
+  check_same_shape(logp_in, "logp", old_logp_in, "old_logp", "policy_loss");
+  check_same_shape(logp_in, "logp", mask_in, "mask", "policy_loss");
+  check(logp_in.dim() == 2, "policy_loss: logp must be [B, T], got " + shape_str(logp_in));
+  check(clip.dual == 0.0 || clip.dual > 1.0,
+        "policy_loss: dual clip constant must be > 1 (or 0 = off), got " +
+            std::to_string(clip.dual));
+  at::Tensor logp = as_float(logp_in);
+  at::Tensor old_logp = as_float(old_logp_in.detach()).to(logp.scalar_type());
+  at::Tensor a = advantages.detach().to(logp.scalar_type());
+  if (a.dim() == 1) {
+    check(a.size(0) == logp.size(0), "policy_loss: advantages " + shape_str(a) +
+                                         " must have one value per sequence of " +
+                                         shape_str(logp));
+    a = a.unsqueeze(1);
+  } else {
+    check_same_shape(a, "advantages", logp, "logp", "policy_loss");
+  }
+  at::Tensor ratio = (logp - old_logp).clamp(-20.0, 20.0).exp();
+  at::Tensor loss_unclipped = -a * ratio;
+  at::Tensor loss_clipped = -a * ratio.clamp(1.0 - clip.low, 1.0 + clip.high);
+  at::Tensor pg = torch::maximum(loss_unclipped, loss_clipped);
+
+  torch::NoGradGuard no_grad;  // statistics only from here (pg keeps its graph)
+  at::Tensor m = mask_in.to(torch::kBool);
+  at::Tensor mf = m.to(logp.scalar_type());
+  PolicyLoss out;
+  out.clipped = (loss_clipped.detach() > loss_unclipped.detach()).to(mf.scalar_type()).mul(mf).sum();
+  out.dual_clipped = torch::zeros({}, mf.options());
+  if (clip.dual > 0) {
+    at::Tensor bound = -clip.dual * a;  // > 0 where A < 0
+    at::Tensor take_bound = a.lt(0).logical_and(pg.detach() > bound);
+    out.dual_clipped = take_bound.expand_as(m).logical_and(m).sum().to(mf.scalar_type());
+    torch::AutoGradMode enable(true);  // the result still needs its graph
+    pg = torch::where(a.lt(0), torch::minimum(pg, bound), pg);
+  }
+  out.pg = pg;
+  out.tokens = mf.sum();
+  at::Tensor r = ratio.detach();
+  const double inf = std::numeric_limits<double>::infinity();
+  out.ratio_min = r.masked_fill(~m, inf).min();
+  out.ratio_max = r.masked_fill(~m, -inf).max();
+  return out;
+}
+
+LossNorm count_tokens(const at::Tensor& mask) {
+  check(mask.dim() == 2, "count_tokens: mask must be [B, T], got " + shape_str(mask));
+  at::Tensor per_seq = mask.to(torch::kDouble).sum(1);
+  LossNorm n;
+  n.tokens = per_seq.sum().item<double>();
+  n.seqs = per_seq.gt(0).sum().item<double>();
+  return n;
+}
+
+at::Tensor aggregate_loss(const at::Tensor& loss, const at::Tensor& mask, config::LossAgg mode,
+                          const LossNorm& norm) {
+  check_same_shape(loss, "loss", mask, "mask", "aggregate_loss");
+  check(loss.dim() == 2, "aggregate_loss: loss must be [B, T], got " + shape_str(loss));
+  at::Tensor m = mask_like(mask, loss);
+  at::Tensor seq_sum = (loss * m).sum(1);  // S_s
+  auto need = [&](double v, const char* what) {
+    check(v > 0, std::string("aggregate_loss (") + config::enum_name(mode) + "): global " + what +
+                     " must be > 0, got " + std::to_string(v));
+    return v;
+  };
+  switch (mode) {
+    case config::LossAgg::kTokenMean:
+      return seq_sum.sum() / need(norm.tokens, "token count");
+    case config::LossAgg::kSeqMeanTokenMean: {
+      at::Tensor n = m.sum(1);
+      return (seq_sum / n.clamp_min(1.0)).sum() / need(norm.seqs, "sequence count");
+    }
+    case config::LossAgg::kSeqMeanTokenSum:
+      return seq_sum.sum() / need(norm.seqs, "sequence count");
+    case config::LossAgg::kSeqMeanTokenSumNorm:
+      return seq_sum.sum() / (need(norm.seqs, "sequence count") *
+                              need(double(norm.max_response_len), "max_response_len"));
+  }
+  throw Error("aggregate_loss: unknown mode");
+}
+
+}  // namespace principia::trainer

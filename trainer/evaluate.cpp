@@ -1,0 +1,125 @@
+#include "trainer/evaluate.h"
+
+#include <cmath>
+#include <filesystem>
+
+#include "core/files.h"
+#include "core/rng.h"
+#include "model/generation.h"
+#include "model/transformer.h"
+#include "rewards/judgment_parser.h"
+#include "rewards/metrics.h"
+
+namespace principia::trainer {
+
+EvalOptions EvalOptions::from(const config::Config& cfg) {
+  EvalOptions o;
+  o.greedy = cfg.eval.greedy;
+  o.samples = cfg.eval.greedy ? 1 : cfg.eval.samples;
+  o.max_new_tokens = cfg.eval.max_new_tokens > 0 ? cfg.eval.max_new_tokens : cfg.rollout.max_new_tokens;
+  o.temperature = cfg.rollout.temperature;
+  o.top_p = cfg.rollout.top_p;
+  o.seed = uint64_t(cfg.run.seed);
+  return o;
+}
+
+ordered_json evaluate(model::Transformer& model, const JudgeFormat& format,
+                      const rewards::CompositeReward& reward, const std::vector<data::Record>& items,
+                      const EvalOptions& options) {
+  struct Pending {
+    size_t item;
+    rewards::NameMapping mapping;
+  };
+  rewards::EvalMetrics metrics;
+  std::vector<double> component_sums(reward.names().size(), 0.0);
+  double total_sum = 0;
+  int64_t judgments = 0;
+  model::SamplingOptions sampling;
+  sampling.greedy = options.greedy;
+  sampling.max_new_tokens = options.max_new_tokens;
+  sampling.temperature = options.temperature;
+  sampling.top_p = options.top_p;
+  sampling.eos_ids = format.stop_ids();
+  sampling.use_config_eos = false;
+
+  std::vector<model::GenerationRequest> requests;
+  std::vector<Pending> pending;
+  rewards::RewardBreakdown breakdown;
+  auto flush = [&]() {
+    if (requests.empty()) return;
+    auto gens = model::generate(model, requests, sampling);
+    for (size_t n = 0; n < gens.size(); ++n) {
+      rewards::Judgment j = rewards::parse_judgment(format.decode_response(gens[n].ids));
+      rewards::remap_names(j, pending[n].mapping);
+      rewards::Gold gold = gold_of(items[pending[n].item]);
+      metrics.add(j, gold);
+      reward.score(j, gold, &breakdown);
+      total_sum += breakdown.total;
+      for (size_t c = 0; c < component_sums.size(); ++c) component_sums[c] += breakdown.values[c];
+      ++judgments;
+    }
+    requests.clear();
+    pending.clear();
+  };
+  for (size_t i = 0; i < items.size(); ++i) {
+    for (int64_t s = 0; s < options.samples; ++s) {
+      // A fixed random order per item: position bias cannot inflate the score.
+      auto perm = sample_permutation(options.seed ^ 0xe7a1ULL, 0, int64_t(i), s, items[i].size());
+      auto rendered = format.render(items[i], perm);
+      auto ids = format.prompt_ids(rendered);
+      requests.push_back({std::vector<int64_t>(ids.begin(), ids.end()),
+                          Rng::derive(options.seed, {0xe7a1ULL, i, uint64_t(s)}).next()});
+      pending.push_back({i, rendered.mapping});
+      if (int64_t(requests.size()) >= options.batch) flush();
+    }
+  }
+  flush();
+
+  ordered_json out;
+  out["items"] = items.size();
+  out["judgments"] = judgments;
+  out["metrics"] = metrics.to_json();
+  ordered_json r;
+  r["total"] = judgments ? total_sum / double(judgments) : 0.0;
+  for (size_t c = 0; c < component_sums.size(); ++c)
+    r[reward.names()[c]] = judgments ? component_sums[c] / double(judgments) : 0.0;
+  out["reward"] = r;
+  return out;
+}
+
+EvalSummary EvalSummary::of(const ordered_json& eval) {
+  auto num = [](const ordered_json& j, const char* k) {
+    return j.contains(k) && j[k].is_number() ? j[k].get<double>() : NAN;
+  };
+  const auto& o = eval["metrics"]["overall"];
+  EvalSummary s;
+  s.format_valid_rate = num(o, "format_valid_rate");
+  s.pairwise_accuracy = num(o, "pairwise_accuracy");
+  s.kendall_tau = num(o, "kendall_tau_b");
+  s.ndcg = num(o, "ndcg");
+  s.reward = num(eval["reward"], "total");
+  s.weighted_pair = num(eval["reward"], "weighted_pair");
+  return s;
+}
+
+std::string eval_table(const std::vector<std::pair<std::string, EvalSummary>>& rows) {
+  std::string out =
+      "| model | format valid | pairwise acc | kendall tau-b | ndcg | weighted_pair | reward |\n"
+      "|---|---|---|---|---|---|---|\n";
+  char buf[256];
+  for (const auto& [label, s] : rows) {
+    std::snprintf(buf, sizeof buf, "| %s | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f |\n", label.c_str(),
+                  s.format_valid_rate, s.pairwise_accuracy, s.kendall_tau, s.ndcg, s.weighted_pair, s.reward);
+    out += buf;
+  }
+  return out;
+}
+
+void write_eval(const std::string& run_dir, const std::string& name, const ordered_json& eval) {
+  std::filesystem::create_directories(run_dir + "/eval");
+  write_file_atomic(run_dir + "/eval/" + name + ".json", eval.dump(2) + "\n");
+  write_file_atomic(run_dir + "/eval/" + name + ".md",
+                    "# eval " + name + "\n\n" + eval_table({{name, EvalSummary::of(eval)}}));
+}
+
+}  // namespace principia::trainer

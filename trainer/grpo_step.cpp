@@ -1,0 +1,260 @@
+// The GRPO step. Reads top to bottom; the math lives in core_algos (advantages, clipped
+// surrogate, KL estimators, loss aggregation), the model in model/, rewards in rewards/.
+#include "trainer/grpo_step.h"
+
+#include <chrono>
+#include <cmath>
+
+#include "core/log.h"
+#include "core/rng.h"
+#include "model/generation.h"
+#include "model/transformer.h"
+#include "rewards/judgment_parser.h"
+#include "rewards/metrics.h"
+#include "trainer/core_algos.h"
+#include "trainer/sequences.h"
+
+namespace principia::trainer {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// Per-sequence response log-probs of `model`, no grad, in micro-batches.
+std::vector<torch::Tensor> logprobs_no_grad(model::Transformer& model, const std::vector<Sequence>& seqs,
+                                            int64_t token_budget, double temperature) {
+  torch::NoGradGuard no_grad;
+  std::vector<size_t> order(seqs.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::vector<torch::Tensor> out(seqs.size());
+  for (const auto& mb : micro_batches(seqs, order, token_budget)) {
+    std::vector<const Sequence*> rows;
+    for (size_t i : mb) rows.push_back(&seqs[i]);
+    auto lp = response_logprobs(model, rows, temperature, false).logp;
+    for (size_t r = 0; r < mb.size(); ++r)
+      out[mb[r]] = lp[int64_t(r)].narrow(0, 0, int64_t(seqs[mb[r]].response.size())).clone();
+  }
+  return out;
+}
+
+// Stacks per-sequence 1-D tensors into [B, R] (zero padded) for the rows of a micro-batch.
+torch::Tensor gather_padded(const std::vector<torch::Tensor>& per_seq, const std::vector<size_t>& rows,
+                            int64_t R, torch::Device device) {
+  auto out = torch::zeros({int64_t(rows.size()), R}, torch::kFloat32);
+  for (size_t r = 0; r < rows.size(); ++r) {
+    const auto& t = per_seq[rows[r]];
+    if (t.numel() > 0) out[int64_t(r)].narrow(0, 0, t.numel()).copy_(t);
+  }
+  return out.to(device);
+}
+
+}  // namespace
+
+StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
+                      const std::vector<int64_t>& item_indices, int64_t step) {
+  const auto& cfg = ctx.cfg;
+  const auto& alg = cfg.algorithm;
+  const int64_t G = cfg.rollout.group_size;
+  const uint64_t seed = uint64_t(cfg.run.seed);
+  const auto step_start = Clock::now();
+  StepMetrics m;
+
+  // ---- 1. Render: every sample sees the candidates in its own random order ----
+  std::vector<Sequence> seqs;
+  std::vector<rewards::NameMapping> mappings;
+  std::vector<model::GenerationRequest> requests;
+  for (size_t i = 0; i < items.size(); ++i) {
+    for (int64_t g = 0; g < G; ++g) {
+      auto perm = sample_permutation(seed, step, item_indices[i], g, items[i].size());
+      auto rendered = ctx.format.render(items[i], perm);
+      auto ids = ctx.format.prompt_ids(rendered);
+      Sequence s;
+      s.prompt.assign(ids.begin(), ids.end());
+      seqs.push_back(std::move(s));
+      mappings.push_back(rendered.mapping);
+      uint64_t sample_seed = Rng::derive(seed, {0x5a3bULL, uint64_t(step), uint64_t(item_indices[i]), uint64_t(g)}).next();
+      requests.push_back({seqs.back().prompt, sample_seed});
+    }
+  }
+
+  // ---- 2. Rollout: G completions per item from the current policy ----
+  auto t = Clock::now();
+  model::SamplingOptions sampling;
+  sampling.max_new_tokens = cfg.rollout.max_new_tokens;
+  sampling.temperature = cfg.rollout.temperature;
+  sampling.top_p = cfg.rollout.top_p;
+  sampling.top_k = cfg.rollout.top_k;
+  sampling.eos_ids = ctx.format.stop_ids();
+  sampling.use_config_eos = false;
+  auto generations = model::generate(ctx.policy, requests, sampling);
+  const double rollout_s = seconds_since(t);
+
+  // ---- 3. Reward: parse, map shown names back, score against gold ----
+  t = Clock::now();
+  const size_t N = seqs.size();
+  std::vector<float> reward_values(N);
+  std::vector<double> component_sums(ctx.reward.names().size(), 0.0);
+  rewards::MetricSums judged;
+  int64_t truncated = 0, response_tokens = 0, longest = 0;
+  rewards::RewardBreakdown breakdown;
+  for (size_t n = 0; n < N; ++n) {
+    const auto& gen = generations[n];
+    seqs[n].response = gen.ids;
+    if (gen.finish == model::FinishReason::kLength) ++truncated;
+    response_tokens += int64_t(gen.ids.size());
+    longest = std::max<int64_t>(longest, int64_t(gen.ids.size()));
+    rewards::Judgment judgment = rewards::parse_judgment(ctx.format.decode_response(gen.ids));
+    rewards::remap_names(judgment, mappings[n]);
+    rewards::Gold gold = gold_of(items[n / size_t(G)]);
+    ctx.reward.score(judgment, gold, &breakdown);
+    reward_values[n] = float(breakdown.total);
+    for (size_t c = 0; c < component_sums.size(); ++c) component_sums[c] += breakdown.values[c];
+    judged.add(judgment, gold);
+  }
+  torch::Tensor rewards_t = torch::from_blob(reward_values.data(), {int64_t(items.size()), G}, torch::kFloat32).clone();
+  const double reward_s = seconds_since(t);
+
+  // ---- 4. Old-policy and reference log-probs on the sampled tokens ----
+  t = Clock::now();
+  const double temperature = cfg.rollout.temperature;
+  auto old_logp = logprobs_no_grad(ctx.policy, seqs, alg.micro_batch_tokens, temperature);
+  std::vector<torch::Tensor> ref_logp;
+  const bool use_kl = alg.kl_coef > 0 && ctx.reference != nullptr;
+  if (use_kl) ref_logp = logprobs_no_grad(*ctx.reference, seqs, alg.micro_batch_tokens, temperature);
+  const double reference_s = seconds_since(t);
+
+  // ---- 5. Advantages per group (KL folded into the reward first when configured) ----
+  torch::Tensor shaped = rewards_t;
+  if (use_kl && alg.kl_in_reward) {
+    std::vector<size_t> all(N);
+    for (size_t n = 0; n < N; ++n) all[n] = n;
+    std::vector<const Sequence*> rows;
+    for (auto& s : seqs) rows.push_back(&s);
+    int64_t R = std::max<int64_t>(1, longest);
+    auto mask = response_mask(rows);
+    auto kl = kl_penalty(gather_padded(old_logp, all, R, torch::kCPU), gather_padded(ref_logp, all, R, torch::kCPU),
+                         alg.kl_estimator);
+    shaped = apply_kl_to_rewards(rewards_t.flatten(), kl, mask, alg.kl_coef).view_as(rewards_t);
+  }
+  Advantages adv = compute_advantages(shaped, alg.advantage, alg.adv_eps);
+  torch::Tensor adv_flat = adv.values.flatten().contiguous();
+
+  // ---- 6. Policy update: PPO epochs x mini-batches x micro-batches (token budget) ----
+  t = Clock::now();
+  const double lr = lr_at(cfg.optim, cfg.optim.lr, step, ctx.total_steps);
+  const int64_t items_per_mini = alg.mini_batch > 0 ? std::min<int64_t>(alg.mini_batch, int64_t(items.size()))
+                                                     : int64_t(items.size());
+  const ClipOptions clip = ClipOptions::from(alg);
+  const torch::Device device = ctx.policy.device();
+  double loss_sum = 0, pg_sum = 0, kl_sum = 0, ent_sum = 0, grad_norm_sum = 0;
+  torch::Tensor clipped = torch::zeros({}), dual = torch::zeros({}), tokens = torch::zeros({});
+  double ratio_min = INFINITY, ratio_max = -INFINITY;
+  int64_t updates = 0, skipped = 0;
+  Rng order_rng = Rng::derive(seed, {0x0dd5ULL, uint64_t(step)});
+  for (int64_t epoch = 0; epoch < alg.ppo_epochs; ++epoch) {
+    std::vector<size_t> item_order(items.size());
+    for (size_t i = 0; i < item_order.size(); ++i) item_order[i] = i;
+    order_rng.shuffle(item_order);
+    for (size_t start = 0; start < item_order.size(); start += size_t(items_per_mini)) {
+      std::vector<size_t> rows_of_mini;  // sequence indices: whole groups stay together
+      for (size_t k = start; k < std::min(item_order.size(), start + size_t(items_per_mini)); ++k)
+        for (int64_t g = 0; g < G; ++g) rows_of_mini.push_back(item_order[k] * size_t(G) + size_t(g));
+      // Global normalisers of the mini-batch (summed over micro-batches; over ranks later).
+      LossNorm norm;
+      for (size_t n : rows_of_mini) {
+        double len = double(seqs[n].response.size());
+        norm.tokens += len;
+        norm.seqs += len > 0 ? 1 : 0;
+      }
+      norm.max_response_len = cfg.rollout.max_new_tokens;
+      ctx.optimizer.zero_grad();
+      for (const auto& mb : micro_batches(seqs, rows_of_mini, alg.micro_batch_tokens)) {
+        std::vector<const Sequence*> rows;
+        for (size_t n : mb) rows.push_back(&seqs[n]);
+        auto cur = response_logprobs(ctx.policy, rows, temperature, alg.entropy_coef > 0);
+        const int64_t R = cur.logp.size(1);
+        auto old = gather_padded(old_logp, mb, R, device);
+        std::vector<int64_t> mb_idx(mb.begin(), mb.end());
+        auto A = adv_flat.index_select(0, torch::tensor(mb_idx)).to(device);
+        PolicyLoss pl = policy_loss(cur.logp, old, A, cur.mask, clip);
+        torch::Tensor pg = aggregate_loss(pl.pg, cur.mask, alg.loss_agg, norm);
+        torch::Tensor loss = pg;
+        pg_sum += pg.item<double>();
+        if (use_kl && !alg.kl_in_reward) {
+          auto kl = aggregate_loss(kl_penalty(cur.logp, gather_padded(ref_logp, mb, R, device), alg.kl_estimator),
+                                   cur.mask, alg.loss_agg, norm);
+          loss = loss + alg.kl_coef * kl;
+          kl_sum += kl.item<double>();
+        }
+        if (alg.entropy_coef > 0) {
+          auto ent = aggregate_loss(cur.entropy, cur.mask, alg.loss_agg, norm);
+          loss = loss - alg.entropy_coef * ent;
+          ent_sum += ent.item<double>();
+        }
+        loss.backward();
+        loss_sum += loss.item<double>();
+        clipped += pl.clipped.cpu();
+        dual += pl.dual_clipped.cpu();
+        tokens += pl.tokens.cpu();
+        ratio_min = std::min(ratio_min, pl.ratio_min.item<double>());
+        ratio_max = std::max(ratio_max, pl.ratio_max.item<double>());
+      }
+      GradNorm gn = clip_grad_norm(ctx.optimizer.params(), cfg.optim.grad_clip);
+      if (!gn.finite || !std::isfinite(loss_sum)) {
+        // A non-finite loss or gradient: skip this update, keep the weights.
+        ++skipped;
+        ctx.optimizer.zero_grad();
+        continue;
+      }
+      ctx.optimizer.step(lr);
+      ctx.optimizer.zero_grad();
+      grad_norm_sum += gn.norm;
+      ++updates;
+    }
+  }
+  ctx.bad_steps_in_a_row = skipped > 0 && updates == 0 ? ctx.bad_steps_in_a_row + 1 : 0;
+  const double update_s = seconds_since(t);
+
+  // ---- 7. Metrics ----
+  const int64_t mini_count = std::max<int64_t>(1, updates + skipped);
+  m.set("reward/mean", rewards_t.mean().item<double>());
+  m.set("reward/std", rewards_t.numel() > 1 ? rewards_t.std().item<double>() : 0.0);
+  for (size_t c = 0; c < component_sums.size(); ++c)
+    m.set("reward/" + ctx.reward.names()[c], component_sums[c] / double(N));
+  auto judged_json = judged.to_json();
+  auto num = [](const ordered_json& j, const char* k) { return j.contains(k) && j[k].is_number() ? j[k].get<double>() : NAN; };
+  m.set("judgment/format_valid_rate", num(judged_json, "format_valid_rate"));
+  m.set("judgment/pairwise_accuracy", num(judged_json, "pairwise_accuracy"));
+  m.set("advantage/mean", adv.values.mean().item<double>());
+  m.set("advantage/abs_mean", adv.values.abs().mean().item<double>());
+  m.set("advantage/zero_variance_groups", double(adv.zero_variance_groups) / double(std::max<int64_t>(1, adv.groups)));
+  m.set("loss/total", loss_sum / double(mini_count));
+  m.set("loss/pg", pg_sum / double(mini_count));
+  if (use_kl) m.set("loss/kl", kl_sum / double(mini_count));
+  if (alg.entropy_coef > 0) m.set("loss/entropy", ent_sum / double(mini_count));
+  double tok = std::max(1.0, tokens.item<double>());
+  m.set("policy/clip_fraction", clipped.item<double>() / tok);
+  if (alg.dual_clip > 0) m.set("policy/dual_clip_fraction", dual.item<double>() / tok);
+  m.set("policy/ratio_min", ratio_min);
+  m.set("policy/ratio_max", ratio_max);
+  m.set("optim/lr", lr);
+  m.set("optim/grad_norm", updates ? grad_norm_sum / double(updates) : NAN);
+  m.set("optim/skipped_updates", double(skipped));
+  m.set("response/length_mean", double(response_tokens) / double(N));
+  m.set("response/length_max", double(longest));
+  m.set("response/truncated_share", double(truncated) / double(N));
+  m.set("time/rollout_s", rollout_s);
+  m.set("time/reward_s", reward_s);
+  m.set("time/reference_s", reference_s);
+  m.set("time/update_s", update_s);
+  m.set("time/step_s", seconds_since(step_start));
+  m.set("throughput/rollout_tokens_per_s", double(response_tokens) / std::max(1e-9, rollout_s));
+  int64_t update_tokens = 0;
+  for (const auto& s : seqs) update_tokens += s.length();
+  m.set("throughput/update_tokens_per_s", double(update_tokens * alg.ppo_epochs) / std::max(1e-9, update_s));
+  return m;
+}
+
+}  // namespace principia::trainer

@@ -1,0 +1,37 @@
+// One GRPO step (DESIGN.md §"One GRPO step"), top to bottom in grpo_step.cpp:
+// render -> rollout -> reward -> advantage -> reference -> clipped policy update.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/config.h"
+#include "data/record.h"
+#include "rewards/registry.h"
+#include "trainer/judge_task.h"
+#include "trainer/metrics.h"
+#include "trainer/optimizer.h"
+
+namespace principia::model {
+class Transformer;
+}
+
+namespace principia::trainer {
+
+struct GrpoContext {
+  const config::Config& cfg;
+  const JudgeFormat& format;
+  const rewards::CompositeReward& reward;
+  model::Transformer& policy;
+  model::Transformer* reference;  // frozen; nullptr when algorithm.kl_coef == 0
+  AdamW& optimizer;
+  int64_t total_steps;            // for the LR schedule
+  int64_t bad_steps_in_a_row = 0; // non-finite steps skipped (reset by a good one)
+};
+
+// Runs one step on `items` (this rank's share of the batch; `item_indices` are their dataset
+// indices, used to seed the per-sample permutations). Returns the step's metrics.
+StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
+                      const std::vector<int64_t>& item_indices, int64_t step);
+
+}  // namespace principia::trainer

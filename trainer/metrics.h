@@ -1,0 +1,59 @@
+// Per-step metrics: RUN/metrics.jsonl (one flat JSON object per step, keys in the order they
+// were added, "step" first) and, optionally, TensorBoard scalars in RUN/tb/. No LibTorch.
+//
+// Key convention: "<group>/<name>", e.g. "reward/mean", "reward/format", "adv/zero_var_frac",
+// "actor/kl", "actor/clip_frac", "time/rollout_s", "perf/tokens_per_s", "mem/peak_gb".
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "trainer/tensorboard.h"
+
+namespace principia::trainer {
+
+// An ordered list of (key, value); adding a key again overwrites it in place.
+class StepMetrics {
+ public:
+  StepMetrics& set(const std::string& key, double value);
+  const std::vector<std::pair<std::string, double>>& items() const { return items_; }
+  bool has(const std::string& key) const;
+  double get(const std::string& key) const;  // throws principia::Error when absent
+
+ private:
+  std::vector<std::pair<std::string, double>> items_;
+};
+
+// The JSON line for one step: {"step": N, "<key>": value, ...}. Non-finite values become null
+// (JSON has no NaN); they are still sent to TensorBoard, which shows them.
+std::string metrics_json_line(int64_t step, const StepMetrics& metrics);
+
+class MetricsWriter {
+ public:
+  // Appends to RUN/metrics.jsonl and, when tensorboard, writes a fresh event file in RUN/tb/.
+  // Creates run_dir. Throws principia::Error.
+  // resumed_step >= 0 (a run resumed from the checkpoint of that step): metrics.jsonl is first
+  // rewritten without the lines of later steps (and any torn last line), and the event file
+  // starts with a session START at resumed_step + 1 so TensorBoard drops the old later steps.
+  MetricsWriter(const std::string& run_dir, bool tensorboard, int64_t resumed_step = -1);
+  ~MetricsWriter();
+  MetricsWriter(const MetricsWriter&) = delete;
+  MetricsWriter& operator=(const MetricsWriter&) = delete;
+
+  // One line + one event, flushed at once (a crash loses at most the step being written).
+  void write(int64_t step, const StepMetrics& metrics);
+
+  const std::string& jsonl_path() const { return jsonl_path_; }
+  const TensorBoardWriter* tensorboard() const { return tb_.get(); }
+
+ private:
+  std::string jsonl_path_;
+  std::FILE* jsonl_ = nullptr;
+  std::unique_ptr<TensorBoardWriter> tb_;
+};
+
+}  // namespace principia::trainer

@@ -1,0 +1,71 @@
+// `principia plan`: parameter count, memory per rank and tokens per step for a config,
+// computed from the shapes alone (nothing is allocated). No LibTorch.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/config.h"
+
+namespace principia::trainer {
+
+// Parameters of a Qwen3 / Llama decoder (no biases), with
+//   H hidden, I intermediate, L layers, q = num_heads·head_dim, kv = num_kv_heads·head_dim, V vocab:
+//   embedding       V·H
+//   per layer       attention  H·q (q_proj) + 2·H·kv (k_proj, v_proj) + q·H (o_proj)
+//                   mlp        3·H·I (gate_proj, up_proj, down_proj)
+//                   norms      2·H (input, post-attention) + 2·head_dim (q_norm, k_norm: qwen3 only)
+//   final norm      H
+//   lm_head         V·H when the embeddings are untied, else 0
+struct ParamCount {
+  int64_t embedding = 0, attention_per_layer = 0, mlp_per_layer = 0, norms_per_layer = 0;
+  int64_t per_layer = 0, layers = 0, final_norm = 0, lm_head = 0, total = 0;
+};
+// vocab_size: the model's vocabulary (model.vocab_size, or the tokenizer's when that is 0).
+ParamCount count_parameters(const config::ModelConfig& model, int64_t vocab_size);
+
+// Bytes per rank. P = parameters, b = bytes of model.dtype (4 / 2), W = world size,
+// S = W with ZeRO-1 (optimizer state and fp32 masters sharded), else 1.
+//   weights        P·b
+//   grads          P·b
+//   master_weights P·4 / S        only when dtype is not float32 (fp32 copy the optimizer updates)
+//   optimizer      P·8 / S        AdamW exp_avg + exp_avg_sq in fp32
+//   reference      P·b            only when algorithm.kl_coef > 0 (a frozen copy of the policy)
+//   kv_cache       L · 2 · kv_heads · head_dim · (prompt + new tokens) · ⌈B·G / W⌉ · b
+//                  (prompt = data.max_prompt_tokens, new = rollout.max_new_tokens)
+//   activations    per micro-batch of T = algorithm.micro_batch_tokens tokens:
+//                    stored per token per layer a = 4H + 3q + 3kv + 4I elements (norm inputs and
+//                    outputs, q/k/v before and after RoPE/norm, attention output, the MLP's
+//                    gate, up, act(gate), act(gate)·up); logits and their gradient in fp32:
+//                    without checkpointing  T·L·a·b + 2·T·V·4
+//                    with checkpointing     T·(L·H + a)·b + 2·T·V·4  (layer inputs + one layer)
+//   total          the sum, using the activations the config selects (rollout's KV cache and
+//                  the update's activations are not live together, so the larger one counts)
+struct MemoryPlan {
+  double weights = 0, grads = 0, master_weights = 0, optimizer = 0, reference = 0;
+  double kv_cache = 0, activations = 0, activations_checkpointed = 0, total = 0;
+};
+
+struct TokensPlan {
+  int64_t sequences_per_step = 0;        // B·G
+  int64_t max_tokens_per_sequence = 0;   // prompt + new
+  int64_t rollout_tokens_per_step = 0;   // B·G·(prompt + new), an upper bound
+  int64_t update_tokens_per_step = 0;    // × ppo_epochs
+  int64_t sequences_per_rank = 0;        // ⌈B·G / W⌉
+};
+
+struct Plan {
+  int64_t world_size = 1;
+  int64_t vocab_size = 0;
+  ParamCount params;
+  MemoryPlan memory;
+  TokensPlan tokens;
+};
+
+// Throws principia::Error when vocab_size or world_size is < 1.
+Plan make_plan(const config::Config& cfg, int64_t world_size, int64_t vocab_size);
+
+// A human-readable report (parameters in millions/billions, memory in GiB).
+std::string format_plan(const Plan& plan, const config::Config& cfg);
+
+}  // namespace principia::trainer

@@ -1,0 +1,323 @@
+#include "trainer/train_run.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "core/files.h"
+#include "core/log.h"
+#include "core/progress.h"
+#include "core/sha256.h"
+#include "data/loader.h"
+#include "data/record_source.h"
+#include "data/synth.h"
+#include "model/hf_checkpoint.h"
+#include "model/pretrained.h"
+#include "model/tokenizer/sentencepiece_trainer.h"
+#include "model/transformer.h"
+#include "model/weights.h"
+#include "rewards/registry.h"
+#include "trainer/checkpoint.h"
+#include "trainer/evaluate.h"
+#include "trainer/grpo_step.h"
+#include "trainer/metrics.h"
+#include "trainer/optimizer.h"
+#include "trainer/sft.h"
+
+namespace principia::trainer {
+namespace fs = std::filesystem;
+namespace {
+
+struct DataPaths {
+  std::string train, eval;
+};
+
+// The synthetic task's files live in the run directory; they are a pure function of the seed.
+DataPaths prepare_data(const config::Config& cfg, const std::string& run_dir) {
+  DataPaths p{cfg.data.train, cfg.eval.data.empty() ? cfg.data.eval : cfg.eval.data};
+  if (!cfg.data.synth) return p;
+  fs::create_directories(run_dir + "/data");
+  p.train = run_dir + "/data/train.jsonl";
+  p.eval = run_dir + "/data/eval.jsonl";
+  data::SynthOptions o;
+  o.seed = uint64_t(cfg.run.seed);
+  o.candidates = int(cfg.data.synth_config.candidates);
+  if (!fs::exists(p.train)) {
+    o.n = cfg.data.synth_config.train_items;
+    o.split = data::SynthSplit::kTrain;
+    data::write_synth_jsonl(o, p.train);
+  }
+  if (!fs::exists(p.eval)) {
+    o.n = cfg.data.synth_config.eval_items;
+    o.split = data::SynthSplit::kEval;
+    data::write_synth_jsonl(o, p.eval);
+  }
+  log::info("synthetic task: ", p.train, " (", cfg.data.synth_config.train_items, " items), ", p.eval,
+            " (", cfg.data.synth_config.eval_items, " held-out-principle items)");
+  return p;
+}
+
+std::vector<data::Record> read_all(const std::string& path, int64_t max_items) {
+  auto src = data::open_record_source(path);
+  int64_t n = src->size();
+  if (max_items > 0) n = std::min(n, max_items);
+  std::vector<data::Record> out;
+  out.reserve(size_t(n));
+  for (int64_t i = 0; i < n; ++i) out.push_back(src->get(i));
+  return out;
+}
+
+// Trains the run's SentencePiece tokenizer on what the model will read and write: rendered
+// prompts and gold judgments of the training data (so JSON punctuation and the think tags get
+// pieces of their own).
+std::string train_tokenizer(const config::Config& cfg, const std::string& run_dir,
+                            const std::string& train_path) {
+  std::string dir = run_dir + "/tokenizer";
+  std::string model_path = dir + "/tokenizer.model";
+  if (fs::exists(model_path)) return model_path;
+  fs::create_directories(dir);
+  auto records = read_all(train_path, 2000);
+  auto templ = prompt::PromptTemplate::from_config(cfg.prompt);
+  auto chat = prompt::parse_chat_template(cfg.prompt.chat_template);
+  std::string corpus_path = dir + "/corpus.txt";
+  {
+    std::ofstream corpus(corpus_path);
+    for (size_t i = 0; i < records.size(); ++i) {
+      auto perm = sample_permutation(uint64_t(cfg.run.seed), -1, int64_t(i), 0, records[i].size());
+      auto rendered = templ.render({records[i].principle, records[i].prompt, records[i].responses}, perm);
+      corpus << prompt::render_chat(chat, rendered.system, rendered.user) << "\n";
+      corpus << prompt::render_assistant_target(chat, sft_reasoning(records[i], rendered),
+                                                gold_answer_json(records[i], rendered))
+             << "\n";
+    }
+  }
+  tokenizer::SentencePieceTrainOptions o;
+  o.inputs = {corpus_path};
+  o.vocab_size = cfg.tokenizer.train_vocab_size;
+  o.model_type = cfg.tokenizer.train_model_type;
+  o.out_prefix = dir + "/tokenizer";
+  o.user_defined_symbols = {"<think>", "</think>", "model-"};
+  log::info("training a ", o.vocab_size, "-piece SentencePiece tokenizer on ", corpus_path);
+  return tokenizer::train_sentencepiece(o);
+}
+
+std::vector<NamedParam> named_params(model::Transformer& m) {
+  std::vector<NamedParam> out;
+  for (auto& p : m.named_parameters()) {
+    // No weight decay on norms (1-D gains), as every common recipe does.
+    out.push_back({p.key(), p.value(), p.value().dim() >= 2});
+  }
+  return out;
+}
+
+// Copies the tokenizer file next to a model folder so the folder is self-contained.
+void copy_tokenizer(const std::string& tokenizer_path, const std::string& model_dir) {
+  fs::path src = tokenizer_path;
+  if (fs::is_directory(src)) {
+    for (const auto& name : model::tokenizer_file_names(src.string()))
+      fs::copy_file(src / name, fs::path(model_dir) / name, fs::copy_options::overwrite_existing);
+  } else {
+    std::string name = src.extension() == ".model" ? "tokenizer.model" : src.filename().string();
+    fs::copy_file(src, fs::path(model_dir) / name, fs::copy_options::overwrite_existing);
+  }
+}
+
+void print_table(const std::vector<std::pair<std::string, EvalSummary>>& rows) {
+  std::printf("\n%s\n", eval_table(rows).c_str());
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int run(const config::Config& cfg, const RunOptions& options) {
+  if (options.mode != RunMode::kEval) config::validate_for_training(cfg);
+  const std::string run_dir = cfg.run.output_dir;
+  fs::create_directories(run_dir);
+  {  // Preflight: the run directory must be writable before any heavy work.
+    std::string probe = run_dir + "/.write-probe";
+    write_file_atomic(probe, "ok");
+    fs::remove(probe);
+  }
+  const std::string resolved = config::to_yaml(cfg);
+  write_file_atomic(run_dir + "/config.resolved.yaml", resolved);
+  log::set_level(log::parse_level(cfg.log.level));
+  torch::manual_seed(uint64_t(cfg.run.seed));
+  at::set_num_threads(std::max(1, int(std::thread::hardware_concurrency())));
+
+  // ---- data, tokenizer, prompt format ----
+  DataPaths paths = prepare_data(cfg, run_dir);
+  std::string tok_path = cfg.tokenizer.path;
+  if (cfg.tokenizer.train) tok_path = train_tokenizer(cfg, run_dir, paths.train);
+  if (tok_path.empty()) tok_path = cfg.model.path;
+  std::shared_ptr<const tokenizer::Tokenizer> tok = tokenizer::load_tokenizer(tok_path);
+  JudgeFormat format = JudgeFormat::from_config(cfg, tok);
+  rewards::CompositeReward reward(cfg.reward.components);
+
+  // ---- resume point ----
+  std::string resume_dir;
+  if (!options.resume.empty()) resume_dir = resolve_resume(run_dir, options.resume);
+  LoadedCheckpoint ckpt;
+  if (!resume_dir.empty()) {
+    ckpt = load_checkpoint(resume_dir);
+    if (ckpt.state.config_hash != sha256_hex(resolved))
+      log::warn("resuming from ", resume_dir, " with a different config than it was written with");
+    log::info("resuming from ", resume_dir, " (step ", ckpt.state.step, ")");
+  }
+
+  // ---- model ----
+  model::LoadOptions load;
+  load.dtype = config::enum_name(cfg.model.dtype);
+  std::shared_ptr<model::Transformer> policy;
+  if (!resume_dir.empty()) policy = model::load_pretrained(ckpt.model_dir, load);
+  else if (!cfg.model.path.empty()) policy = model::load_pretrained(cfg.model.path, load);
+  else policy = model::init_from_config(cfg.model, tok->vocab_size(), uint64_t(cfg.run.seed));
+  policy->set_gradient_checkpointing(cfg.model.gradient_checkpointing);
+  log::info("model: ", model::model_config(*policy).num_parameters(), " parameters, vocabulary ",
+            tok->vocab_size());
+
+  std::vector<data::Record> eval_items;
+  if (!paths.eval.empty()) eval_items = read_all(paths.eval, cfg.eval.max_items);
+  EvalOptions eval_options = EvalOptions::from(cfg);
+  std::vector<std::pair<std::string, EvalSummary>> table;
+  auto run_eval = [&](const std::string& label, const std::string& name) {
+    if (eval_items.empty()) return;
+    auto t0 = std::chrono::steady_clock::now();
+    auto e = evaluate(*policy, format, reward, eval_items, eval_options);
+    write_eval(run_dir, name, e);
+    table.emplace_back(label, EvalSummary::of(e));
+    log::info("eval ", label, ": ", eval_items.size(), " items in ",
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), "s");
+  };
+
+  if (options.mode == RunMode::kEval) {
+    run_eval("model", "eval");
+    print_table(table);
+    return 0;
+  }
+
+  auto save_model_dir = [&](const std::string& dir) {
+    model::save_pretrained(*policy, dir);
+    copy_tokenizer(tok_path, dir);
+  };
+
+  // ---- SFT warm-start (skipped when resuming: checkpoints are taken after it) ----
+  const bool do_sft = resume_dir.empty() && (options.mode == RunMode::kSft || cfg.trainer.sft_steps > 0);
+  if (resume_dir.empty()) run_eval("base", "step-base");
+  if (do_sft && cfg.trainer.sft_steps > 0) {
+    auto src = std::shared_ptr<const data::RecordSource>(data::open_record_source(paths.train));
+    data::LoaderOptions lo;
+    lo.seed = uint64_t(cfg.run.seed) ^ 0x5f7ULL;
+    lo.batch_size = cfg.trainer.sft_batch_size;
+    lo.max_prompt_tokens = cfg.data.max_prompt_tokens;
+    lo.prompt_tokens = [&](const data::Record& r) { return format.prompt_length(r); };
+    lo.prefetch = cfg.data.prefetch;
+    data::Loader loader(src, lo);
+    config::OptimConfig sft_optim = cfg.optim;
+    AdamW opt(named_params(*policy), AdamWOptions::from(cfg.optim));
+    Progress bar("sft", cfg.trainer.sft_steps);
+    double recent = 0;
+    for (int64_t s = 0; s < cfg.trainer.sft_steps; ++s) {
+      data::Batch b = loader.next();
+      double lr = lr_at(sft_optim, cfg.trainer.sft_lr, s, cfg.trainer.sft_steps);
+      auto r = sft_update(*policy, opt, format, b.items, b.indices, s, uint64_t(cfg.run.seed), lr,
+                          cfg.optim.grad_clip, cfg.algorithm.micro_batch_tokens);
+      recent = s == 0 ? r.loss : 0.9 * recent + 0.1 * r.loss;
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "loss %.4f", recent);
+      bar.advance(1, buf);
+    }
+    bar.finish();
+    run_eval("sft", "step-sft");
+  }
+  if (options.mode == RunMode::kSft) {
+    save_model_dir(run_dir + "/sft-model");
+    print_table(table);
+    return 0;
+  }
+
+  // ---- GRPO ----
+  // The frozen reference is the policy GRPO starts from (after SFT), kept beside the run.
+  std::shared_ptr<model::Transformer> reference;
+  if (cfg.algorithm.kl_coef > 0) {
+    std::string ref_dir = run_dir + "/reference";
+    if (resume_dir.empty()) save_model_dir(ref_dir);
+    reference = model::load_pretrained(ref_dir, load);
+    for (auto& p : reference->parameters()) p.set_requires_grad(false);
+  }
+  auto src = std::shared_ptr<const data::RecordSource>(data::open_record_source(paths.train));
+  data::LoaderOptions lo;
+  lo.seed = uint64_t(cfg.run.seed);
+  lo.batch_size = cfg.rollout.batch_size;
+  lo.max_prompt_tokens = cfg.data.max_prompt_tokens;
+  lo.prompt_tokens = [&](const data::Record& r) { return format.prompt_length(r); };
+  lo.prefetch = cfg.data.prefetch;
+  data::Cursor start_cursor;
+  AdamW optimizer(named_params(*policy), AdamWOptions::from(cfg.optim));
+  int64_t first_step = 0;
+  if (!resume_dir.empty()) {
+    optimizer.load_state_dict(ckpt.optimizer_state);
+    first_step = ckpt.state.step;
+  }
+  std::unique_ptr<data::Loader> loader_probe = std::make_unique<data::Loader>(src, [&] { auto l = lo; l.prefetch = 0; return l; }());
+  if (!resume_dir.empty()) start_cursor = loader_probe->cursor_from_json(ckpt.state.data_cursor);
+  if (loader_probe->filtered() > 0)
+    log::info(loader_probe->filtered(), " training items longer than data.max_prompt_tokens = ",
+              cfg.data.max_prompt_tokens, " skipped");
+  loader_probe.reset();
+  data::Loader loader(src, lo, start_cursor);
+
+  MetricsWriter metrics(run_dir, cfg.log.tensorboard);
+  GrpoContext ctx{cfg, format, reward, *policy, reference.get(), optimizer, cfg.trainer.max_steps};
+  auto checkpoint = [&](int64_t step) {
+    CheckpointContents c;
+    c.state.step = step;
+    c.state.world_size = 1;
+    c.state.config_hash = sha256_hex(resolved);
+    c.state.data_cursor = nlohmann::json::parse(loader.cursor_json().dump());
+    c.write_model = save_model_dir;
+    c.optimizer_state = optimizer.state_dict();
+    c.files = {{"config.resolved.yaml", resolved}};
+    std::string dir = save_checkpoint(run_dir, c, cfg.checkpoint.keep_last);
+    log::info("checkpoint ", dir);
+    return dir;
+  };
+
+  Progress bar("grpo", cfg.trainer.max_steps);
+  bar.set(first_step);
+  std::string last_checkpoint;
+  for (int64_t step = first_step; step < cfg.trainer.max_steps; ++step) {
+    data::Batch batch = loader.next();
+    StepMetrics m = grpo_step(ctx, batch.items, batch.indices, step);
+    if (ctx.bad_steps_in_a_row >= cfg.trainer.max_bad_steps)
+      throw Error("stopping: " + std::to_string(ctx.bad_steps_in_a_row) +
+                  " steps in a row had a non-finite loss or gradient (trainer.max_bad_steps); "
+                  "the last checkpoint holds the last good state");
+    if ((step + 1) % cfg.log.every == 0 || step + 1 == cfg.trainer.max_steps) metrics.write(step + 1, m);
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "reward %.3f valid %.2f", m.get("reward/mean"),
+                  m.get("judgment/format_valid_rate"));
+    bar.advance(1, buf);
+    if (cfg.eval.every > 0 && (step + 1) % cfg.eval.every == 0 && step + 1 < cfg.trainer.max_steps)
+      run_eval("step " + std::to_string(step + 1), "step-" + std::to_string(step + 1));
+    bool last = step + 1 == cfg.trainer.max_steps;
+    if (last || (cfg.checkpoint.every > 0 && (step + 1) % cfg.checkpoint.every == 0))
+      last_checkpoint = checkpoint(step + 1);
+  }
+  bar.finish();
+  if (last_checkpoint.empty() && cfg.trainer.max_steps > 0) last_checkpoint = checkpoint(cfg.trainer.max_steps);
+  run_eval("grpo", "step-" + std::to_string(cfg.trainer.max_steps));
+
+  // ---- export for serving ----
+  std::string export_dir = run_dir + "/export";
+  if (!last_checkpoint.empty()) {
+    model::export_hf(last_checkpoint, export_dir, model::ExportOptions{});
+    log::info("exported a Hugging Face model to ", export_dir);
+  }
+  print_table(table);
+  return 0;
+}
+
+}  // namespace principia::trainer
