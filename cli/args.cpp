@@ -68,7 +68,9 @@ Args parse_args_impl(const CommandSpec& spec, const std::vector<std::string>& ar
 
 Args parse_args(const CommandSpec& spec, const std::vector<std::string>& argv) {
   try {
-    return parse_args_impl(spec, argv);
+    Args a = parse_args_impl(spec, argv);
+    a.usage_ = spec.help_text();
+    return a;
   } catch (const UsageError& e) {
     throw UsageError(e.what(), spec.help_text());
   }
@@ -87,7 +89,7 @@ std::optional<std::string> Args::maybe(const std::string& flag) const {
 
 std::string Args::require(const std::string& flag) const {
   auto it = values_.find(flag);
-  if (it == values_.end()) throw UsageError("missing required option " + flag);
+  if (it == values_.end()) throw UsageError("missing required option " + flag, usage_);
   return it->second;
 }
 
@@ -100,7 +102,7 @@ int64_t Args::get_int(const std::string& flag, int64_t fallback) const {
     if (pos != it->second.size()) throw std::invalid_argument("trailing");
     return v;
   } catch (const std::exception&) {
-    throw UsageError("option " + flag + " needs an integer, got '" + it->second + "'");
+    throw UsageError("option " + flag + " needs an integer, got '" + it->second + "'", usage_);
   }
 }
 
@@ -113,7 +115,7 @@ double Args::get_double(const std::string& flag, double fallback) const {
     if (pos != it->second.size()) throw std::invalid_argument("trailing");
     return v;
   } catch (const std::exception&) {
-    throw UsageError("option " + flag + " needs a number, got '" + it->second + "'");
+    throw UsageError("option " + flag + " needs a number, got '" + it->second + "'", usage_);
   }
 }
 

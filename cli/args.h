@@ -51,6 +51,8 @@ class Args {
   int64_t get_int(const std::string& flag, int64_t fallback) const;
   double get_double(const std::string& flag, double fallback) const;
  private:
+  std::string usage_;  // attached to UsageErrors raised after parsing (require, get_int)
+  friend Args parse_args(const CommandSpec&, const std::vector<std::string>&);
   friend Args parse_args_impl(const CommandSpec&, const std::vector<std::string>&);
   std::vector<std::string> positional_;
   std::map<std::string, std::string> values_;

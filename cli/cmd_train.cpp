@@ -5,6 +5,9 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/config.h"
+#ifdef PRINCIPIA_WITH_TORCH
+#include "trainer/train_run.h"
+#endif
 
 namespace principia::cli {
 namespace {
@@ -52,7 +55,11 @@ int cmd_train(const Argv& argv) {
     return 0;
   }
   config::validate_for_training(inv.cfg);
-  return not_landed("train", "trainer/ (GRPO step)");
+#ifdef PRINCIPIA_WITH_TORCH
+  return trainer::run(inv.cfg, {trainer::RunMode::kTrain, inv.args.get("--resume")});
+#else
+  return not_landed("train", "the trainer (this binary was built without LibTorch)");
+#endif
 }
 
 int cmd_sft(const Argv& argv) {
@@ -62,7 +69,11 @@ int cmd_sft(const Argv& argv) {
     std::fputs(config::to_yaml(inv.cfg).c_str(), stdout);
     return 0;
   }
-  return not_landed("sft", "trainer/ (SFT)");
+#ifdef PRINCIPIA_WITH_TORCH
+  return trainer::run(inv.cfg, {trainer::RunMode::kSft, ""});
+#else
+  return not_landed("sft", "the trainer (this binary was built without LibTorch)");
+#endif
 }
 
 int cmd_eval(const Argv& argv) {
@@ -72,7 +83,11 @@ int cmd_eval(const Argv& argv) {
     std::fputs(config::to_yaml(inv.cfg).c_str(), stdout);
     return 0;
   }
-  return not_landed("eval", "trainer/ (eval)");
+#ifdef PRINCIPIA_WITH_TORCH
+  return trainer::run(inv.cfg, {trainer::RunMode::kEval, ""});
+#else
+  return not_landed("eval", "the trainer (this binary was built without LibTorch)");
+#endif
 }
 
 int cmd_plan(const Argv& argv) {
