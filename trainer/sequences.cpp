@@ -34,10 +34,15 @@ ResponseLogprobs response_logprobs(model::Transformer& model, const std::vector<
       tgt[size_t(b * R) + j] = s.response[j];
     }
   }
+  // copy = true: on CPU `.to` would alias these vectors, and autograd keeps the gather indices
+  // alive until backward, long after this function returns.
   auto device = model.device();
-  auto ids_t = torch::from_blob(ids.data(), {B, T}, torch::kInt64).to(device);
-  auto pos_t = torch::from_blob(pos.data(), {B, R}, torch::kInt64).to(device);
-  auto tgt_t = torch::from_blob(tgt.data(), {B, R}, torch::kInt64).to(device);
+  auto to_device = [&](std::vector<int64_t>& v, int64_t rows, int64_t cols) {
+    return torch::from_blob(v.data(), {rows, cols}, torch::kInt64).to(device, false, true);
+  };
+  auto ids_t = to_device(ids, B, T);
+  auto pos_t = to_device(pos, B, R);
+  auto tgt_t = to_device(tgt, B, R);
 
   torch::Tensor hidden = model.hidden_states(ids_t);  // [B, T, H]; right padding needs no mask
   const int64_t H = hidden.size(2);
