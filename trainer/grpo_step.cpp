@@ -170,6 +170,7 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
       }
       norm.max_response_len = cfg.rollout.max_new_tokens;
       ctx.optimizer.zero_grad();
+      double mini_loss = 0;
       for (const auto& mb : micro_batches(seqs, rows_of_mini, alg.micro_batch_tokens)) {
         std::vector<const Sequence*> rows;
         for (size_t n : mb) rows.push_back(&seqs[n]);
@@ -194,7 +195,7 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
           ent_sum += ent.item<double>();
         }
         loss.backward();
-        loss_sum += loss.item<double>();
+        mini_loss += loss.item<double>();
         clipped += pl.clipped.cpu();
         dual += pl.dual_clipped.cpu();
         tokens += pl.tokens.cpu();
@@ -202,7 +203,7 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
         ratio_max = std::max(ratio_max, pl.ratio_max.item<double>());
       }
       GradNorm gn = clip_grad_norm(ctx.optimizer.params(), cfg.optim.grad_clip);
-      if (!gn.finite || !std::isfinite(loss_sum)) {
+      if (!gn.finite || !std::isfinite(mini_loss)) {
         // A non-finite loss or gradient: skip this update, keep the weights.
         ++skipped;
         ctx.optimizer.zero_grad();
@@ -210,6 +211,7 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
       }
       ctx.optimizer.step(lr);
       ctx.optimizer.zero_grad();
+      loss_sum += mini_loss;
       grad_norm_sum += gn.norm;
       ++updates;
     }
@@ -218,7 +220,7 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
   const double update_s = seconds_since(t);
 
   // ---- 7. Metrics ----
-  const int64_t mini_count = std::max<int64_t>(1, updates + skipped);
+  const int64_t mini_count = std::max<int64_t>(1, updates);  // loss/*: means over applied updates
   m.set("reward/mean", rewards_t.mean().item<double>());
   m.set("reward/std", rewards_t.numel() > 1 ? rewards_t.std().item<double>() : 0.0);
   for (size_t c = 0; c < component_sums.size(); ++c)
