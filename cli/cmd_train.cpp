@@ -1,11 +1,17 @@
 // Config-driven verbs: train, sft, eval, plan. They share config loading (YAML + overrides) and
 // --print-config; the work itself is done by trainer/.
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/config.h"
+#include "core/error.h"
 #ifdef PRINCIPIA_WITH_TORCH
+#include "model/model_config.h"
+#include "model/tokenizer/tokenizer.h"
+#include "trainer/plan.h"
 #include "trainer/train_run.h"
 #endif
 
@@ -23,6 +29,8 @@ CommandSpec config_verb_spec(const std::string& verb, const std::string& descrip
                   "segments index lists (reward.components.0.weight=0.2).";
   s.flags = {{"--print-config", "", "print the resolved config (YAML) and exit"}};
   if (verb == "train") s.flags.push_back({"--resume", "auto|PATH", "resume from a checkpoint"});
+  if (verb == "plan")
+    s.flags.push_back({"--world-size", "N", "ranks to plan for (default: $WORLD_SIZE, else 1)"});
   s.min_positional = 1;
   s.max_positional = SIZE_MAX;
   return s;
@@ -90,6 +98,49 @@ int cmd_eval(const Argv& argv) {
 #endif
 }
 
+#ifdef PRINCIPIA_WITH_TORCH
+namespace {
+
+// The shape and vocabulary the run would train: the base model's config.json when model.path is
+// set, else the YAML shape with the tokenizer's vocabulary.
+int64_t resolve_shape_for_plan(config::Config& cfg) {
+  const std::string hf_config = cfg.model.path + "/config.json";
+  if (!cfg.model.path.empty() && !std::filesystem::exists(hf_config) && cfg.model.vocab_size > 0) {
+    // Planning a cluster run from a laptop: the YAML's shape stands in for the absent model.
+    std::fprintf(stderr, "plan: %s not found; using the shape in the config's model section\n",
+                 hf_config.c_str());
+  } else if (!cfg.model.path.empty()) {
+    auto hf = model::read_hf_config(hf_config);
+    auto& m = cfg.model;
+    m.arch = model::arch_model_type(hf.arch);
+    m.hidden_size = hf.hidden_size;
+    m.intermediate_size = hf.intermediate_size;
+    m.num_layers = hf.num_layers;
+    m.num_heads = hf.num_heads;
+    m.num_kv_heads = hf.num_kv_heads;
+    m.head_dim = hf.head_dim;
+    m.tie_word_embeddings = hf.tie_word_embeddings;
+    return hf.vocab_size;
+  }
+  if (cfg.model.vocab_size > 0) return cfg.model.vocab_size;
+  if (cfg.tokenizer.train) return cfg.tokenizer.train_vocab_size;
+  if (!cfg.tokenizer.path.empty()) return tokenizer::load_tokenizer(cfg.tokenizer.path)->vocab_size();
+  throw Error("plan: the vocabulary size is unknown: set model.path, model.vocab_size or tokenizer.path");
+}
+
+int64_t world_size_for_plan(const Args& args) {
+  if (args.has("--world-size")) {
+    int64_t w = args.get_int("--world-size", 1);
+    if (w < 1) throw UsageError("--world-size must be at least 1");
+    return w;
+  }
+  const char* env = std::getenv("WORLD_SIZE");
+  return env && std::atoll(env) > 0 ? std::atoll(env) : 1;
+}
+
+}  // namespace
+#endif
+
 int cmd_plan(const Argv& argv) {
   auto spec = config_verb_spec("plan", "Parameters, memory per rank and tokens per step for a config.");
   auto inv = load_invocation(spec, argv);
@@ -97,7 +148,15 @@ int cmd_plan(const Argv& argv) {
     std::fputs(config::to_yaml(inv.cfg).c_str(), stdout);
     return 0;
   }
-  return not_landed("plan", "trainer/ (plan)");
+#ifdef PRINCIPIA_WITH_TORCH
+  config::Config cfg = inv.cfg;
+  const int64_t vocab = resolve_shape_for_plan(cfg);
+  const auto plan = trainer::make_plan(cfg, world_size_for_plan(inv.args), vocab);
+  std::fputs(trainer::format_plan(plan, cfg).c_str(), stdout);
+  return 0;
+#else
+  return not_landed("plan", "trainer/ (this binary was built without LibTorch)");
+#endif
 }
 
 }  // namespace principia::cli
