@@ -1,0 +1,145 @@
+// The whole training pipeline through the binary, on a model small enough for seconds on a CPU:
+// synthetic data -> SentencePiece tokenizer -> SFT -> GRPO -> checkpoints -> eval -> HF export,
+// and a resumed run that must end bit-identical to the uninterrupted one.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+#include "core/files.h"
+#include "core/sha256.h"
+#include "tests/common/test_data.h"
+
+namespace principia {
+namespace {
+namespace fs = std::filesystem;
+using principia::testing::principia_binary;
+using principia::testing::run_command;
+
+// demo.yaml shrunk: tiny model, few items, short outputs.
+const char* kTinyOverrides =
+    " data.synth_options.train_items=200 data.synth_options.eval_items=6"
+    " tokenizer.train_vocab_size=400"
+    " model.hidden_size=32 model.intermediate_size=64 model.num_layers=1 model.num_heads=2"
+    " model.num_kv_heads=1 model.head_dim=16"
+    " rollout.group_size=4 rollout.batch_size=3 rollout.max_new_tokens=12"
+    " trainer.sft_steps=2 trainer.sft_batch_size=4 trainer.max_steps=4"
+    " checkpoint.every=2 checkpoint.keep_last=5 eval.max_items=6 log.every=1"
+    " algorithm.kl_coef=0.01";
+
+std::string demo_config() { return std::string(PRINCIPIA_TEST_SOURCE_DIR) + "/../../configs/demo.yaml"; }
+
+std::string train(const fs::path& run_dir, const std::string& extra, int* rc) {
+  std::string out;
+  *rc = run_command(principia_binary() + " train " + demo_config() + " run.output_dir=" +
+                        run_dir.string() + kTinyOverrides + extra,
+                    &out);
+  return out;
+}
+
+std::vector<nlohmann::json> read_metrics(const fs::path& run_dir) {
+  std::ifstream in(run_dir / "metrics.jsonl");
+  std::vector<nlohmann::json> rows;
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) rows.push_back(nlohmann::json::parse(line));
+  return rows;
+}
+
+std::string model_digest(const fs::path& checkpoint) {
+  return sha256_hex(read_file((checkpoint / "model" / "model.safetensors").string()));
+}
+
+TEST(TrainRun, EndToEndWritesMetricsCheckpointsEvalAndExport) {
+  const fs::path run = principia::testing::temp_dir("train-e2e");
+  int rc = 0;
+  const std::string out = train(run, "", &rc);
+  ASSERT_EQ(rc, 0) << out;
+
+  const auto rows = read_metrics(run);
+  ASSERT_EQ(rows.size(), 4u) << out;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(rows[i]["step"], int(i + 1));
+    for (const char* key : {"reward/mean", "reward/format", "reward/weighted_pair",
+                            "judgment/format_valid_rate", "loss/total", "loss/kl", "optim/lr",
+                            "optim/grad_norm", "advantage/zero_variance_groups"})
+      EXPECT_TRUE(rows[i].contains(key)) << key << " missing at step " << i + 1;
+    EXPECT_TRUE(std::isfinite(rows[i]["loss/total"].get<double>()));
+  }
+
+  EXPECT_TRUE(fs::exists(run / "checkpoints" / "step-000002" / "MANIFEST"));
+  EXPECT_TRUE(fs::exists(run / "checkpoints" / "step-000004" / "optimizer.safetensors"));
+  bool has_events = false;
+  for (const auto& e : fs::directory_iterator(run / "tb"))
+    has_events |= e.path().filename().string().rfind("events.out.tfevents.", 0) == 0;
+  EXPECT_TRUE(has_events);
+  for (const char* name : {"step-base.json", "step-sft.json", "step-4.json", "step-4.md"})
+    EXPECT_TRUE(fs::exists(run / "eval" / name)) << name;
+  const auto eval = nlohmann::json::parse(read_file((run / "eval" / "step-4.json").string()));
+  EXPECT_EQ(eval["items"], 6);
+  for (const char* name : {"config.json", "generation_config.json", "model.safetensors", "tokenizer.model"})
+    EXPECT_TRUE(fs::exists(run / "export" / name)) << name;
+  // The reference model (kl_coef > 0) is the post-SFT policy, kept beside the run.
+  EXPECT_TRUE(fs::exists(run / "reference" / "model.safetensors"));
+}
+
+TEST(TrainRun, ResumeEndsBitIdenticalToTheUninterruptedRun) {
+  const fs::path a = principia::testing::temp_dir("train-resume-a");
+  int rc = 0;
+  std::string out = train(a, "", &rc);
+  ASSERT_EQ(rc, 0) << out;
+
+  // B: A's run directory as it stood at step 2 (data, tokenizer, reference, checkpoint 2).
+  const fs::path b = principia::testing::temp_dir("train-resume-b");
+  fs::remove_all(b);
+  fs::copy(a, b, fs::copy_options::recursive);
+  fs::remove_all(b / "checkpoints" / "step-000004");
+  fs::remove_all(b / "export");
+  out = train(b, " --resume " + (b / "checkpoints" / "step-000002").string(), &rc);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("resuming from"), std::string::npos) << out;
+
+  // Steps 3-4 changed the weights, and the resumed run changed them identically.
+  EXPECT_NE(model_digest(a / "checkpoints" / "step-000002"),
+            model_digest(a / "checkpoints" / "step-000004"));
+  EXPECT_EQ(model_digest(b / "checkpoints" / "step-000004"),
+            model_digest(a / "checkpoints" / "step-000004"));
+  const auto ra = read_metrics(a), rb = read_metrics(b);
+  ASSERT_EQ(ra.size(), 4u);
+  ASSERT_EQ(rb.size(), 6u);  // A's four rows, then steps 3 and 4 again
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(rb[size_t(4 + i)]["step"], ra[size_t(2 + i)]["step"]);
+    EXPECT_EQ(rb[size_t(4 + i)]["reward/mean"], ra[size_t(2 + i)]["reward/mean"]);
+    EXPECT_EQ(rb[size_t(4 + i)]["loss/total"], ra[size_t(2 + i)]["loss/total"]);
+  }
+}
+
+TEST(TrainRun, BadOverrideIsAConfigErrorWithExitCode2) {
+  const fs::path run = principia::testing::temp_dir("train-bad");
+  std::string out;
+  int rc = run_command(principia_binary() + " train " + demo_config() + " run.output_dir=" +
+                           run.string() + " rollout.group_size=zero",
+                       &out);
+  EXPECT_EQ(rc, 2) << out;
+  EXPECT_NE(out.find("rollout.group_size"), std::string::npos) << out;
+  EXPECT_FALSE(fs::exists(run / "checkpoints"));
+}
+
+TEST(PlanCli, Qwen3_8BConfigWithoutTheModelFolderAndTheDemo) {
+  const std::string configs = std::string(PRINCIPIA_TEST_SOURCE_DIR) + "/../../configs/";
+  std::string out;
+  int rc = run_command("QWEN3_8B_DIR=/nonexistent " + principia_binary() + " plan " + configs +
+                           "qwen3-8b-grpo.yaml --world-size 8",
+                       &out);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("8190735360"), std::string::npos) << out;  // Qwen3-8B, untied head
+  EXPECT_NE(out.find("world 8, ZeRO-1"), std::string::npos) << out;
+  rc = run_command(principia_binary() + " plan " + configs + "demo.yaml", &out);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("853376"), std::string::npos) << out;  // demo: 4 layers, hidden 128, vocab 512
+}
+
+}  // namespace
+}  // namespace principia
