@@ -306,7 +306,9 @@ std::string save_checkpoint(const std::string& run_dir, const CheckpointContents
   const fs::path tmp = root / (name + ".tmp-" + std::to_string(::getpid()));
   try {
     fs::create_directories(root);
-    fs::remove_all(tmp);
+    // Temp dirs of runs killed mid-write (one writer per run directory: these are dead).
+    for (const auto& e : fs::directory_iterator(root))
+      if (e.path().filename().string().find(".tmp-") != std::string::npos) fs::remove_all(e.path());
     fs::create_directory(tmp);
   } catch (const fs::filesystem_error& e) {
     throw Error(root.string() + ": cannot create checkpoint directory (" + e.what() + ")");

@@ -2,8 +2,10 @@
 // surrogate, KL estimators, loss aggregation), the model in model/, rewards in rewards/.
 #include "trainer/grpo_step.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 
 #include "core/log.h"
 #include "core/rng.h"
@@ -194,6 +196,9 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
           loss = loss - alg.entropy_coef * ent;
           ent_sum += ent.item<double>();
         }
+        if (std::find(ctx.inject_nonfinite_steps.begin(), ctx.inject_nonfinite_steps.end(), step) !=
+            ctx.inject_nonfinite_steps.end())
+          loss = loss * std::numeric_limits<double>::quiet_NaN();
         loss.backward();
         mini_loss += loss.item<double>();
         clipped += pl.clipped.cpu();

@@ -27,6 +27,9 @@ struct GrpoContext {
   AdamW& optimizer;
   int64_t total_steps;            // for the LR schedule
   int64_t bad_steps_in_a_row = 0; // non-finite steps skipped (reset by a good one)
+  // Fault injection for the reliability tests: steps (0-based) whose loss is made NaN.
+  // Set from $PRINCIPIA_FAULT_NONFINITE_STEPS ("3,4"); empty in normal runs.
+  std::vector<int64_t> inject_nonfinite_steps;
 };
 
 // Runs one step on `items` (this rank's share of the batch; `item_indices` are their dataset

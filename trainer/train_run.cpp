@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <sstream>
 #include <filesystem>
 #include <fstream>
 
@@ -11,6 +13,7 @@
 #include "core/log.h"
 #include "core/progress.h"
 #include "core/sha256.h"
+#include "core/stop_signal.h"
 #include "data/loader.h"
 #include "data/record_source.h"
 #include "data/synth.h"
@@ -98,10 +101,16 @@ std::string train_tokenizer(const config::Config& cfg, const std::string& run_di
   o.inputs = {corpus_path};
   o.vocab_size = cfg.tokenizer.train_vocab_size;
   o.model_type = cfg.tokenizer.train_model_type;
-  o.out_prefix = dir + "/tokenizer";
+  // Trained under a temporary name and renamed: a run killed mid-training never finds a torn
+  // tokenizer.model when it restarts.
+  o.out_prefix = dir + "/tokenizer.partial";
   o.user_defined_symbols = {"<think>", "</think>", "model-"};
   log::info("training a ", o.vocab_size, "-piece SentencePiece tokenizer on ", corpus_path);
-  return tokenizer::train_sentencepiece(o);
+  std::string partial = tokenizer::train_sentencepiece(o);
+  std::error_code ec;
+  fs::remove(dir + "/tokenizer.partial.vocab", ec);
+  rename_durable(partial, model_path);
+  return model_path;
 }
 
 std::vector<NamedParam> named_params(model::Transformer& m) {
@@ -144,6 +153,7 @@ int run(const config::Config& cfg, const RunOptions& options) {
   const std::string resolved = config::to_yaml(cfg);
   write_file_atomic(run_dir + "/config.resolved.yaml", resolved);
   log::set_level(log::parse_level(cfg.log.level));
+  if (options.mode != RunMode::kEval) install_stop_handlers();
   torch::manual_seed(uint64_t(cfg.run.seed));
   at::set_num_threads(std::max(1, int(std::thread::hardware_concurrency())));
 
@@ -177,6 +187,18 @@ int run(const config::Config& cfg, const RunOptions& options) {
   policy->set_gradient_checkpointing(cfg.model.gradient_checkpointing);
   log::info("model: ", model::model_config(*policy).num_parameters(), " parameters, vocabulary ",
             tok->vocab_size());
+  if (options.mode != RunMode::kEval) {
+    // Preflight: room for one checkpoint (weights + AdamW's two fp32 moments, 10% slack) before
+    // any training, rather than a failed write hours in.
+    const int64_t params = model::model_config(*policy).num_parameters();
+    const double need = double(params) * (cfg.model.dtype == config::DType::kFloat32 ? 4 : 2) * 1.1 +
+                        double(params) * 8 * 1.1;
+    std::error_code ec;
+    const auto space = fs::space(run_dir, ec);
+    if (!ec && double(space.available) < need)
+      throw Error(run_dir + ": " + std::to_string(space.available >> 20) + " MiB free, a checkpoint needs about " +
+                  std::to_string(int64_t(need) >> 20) + " MiB (weights + optimizer state)");
+  }
 
   std::vector<data::Record> eval_items;
   if (!paths.eval.empty()) eval_items = read_all(paths.eval, cfg.eval.max_items);
@@ -224,6 +246,13 @@ int run(const config::Config& cfg, const RunOptions& options) {
       double lr = lr_at(sft_optim, cfg.trainer.sft_lr, s, cfg.trainer.sft_steps);
       auto r = sft_update(*policy, opt, format, b.items, b.indices, s, uint64_t(cfg.run.seed), lr,
                           cfg.optim.grad_clip, cfg.algorithm.micro_batch_tokens);
+      if (int sig = stop_requested()) {
+        // SFT has no checkpoints (they start with GRPO): a resumed run redoes it, bit for bit.
+        bar.finish();
+        log::warn("stopping on ", stop_signal_name(sig), " during SFT (step ", s + 1, " of ",
+                  cfg.trainer.sft_steps, "); nothing to checkpoint yet, a resumed run starts over");
+        return kExitPreempted;
+      }
       recent = s == 0 ? r.loss : 0.9 * recent + 0.1 * r.loss;
       char buf[64];
       std::snprintf(buf, sizeof buf, "loss %.4f", recent);
@@ -269,8 +298,14 @@ int run(const config::Config& cfg, const RunOptions& options) {
   loader_probe.reset();
   data::Loader loader(src, lo, start_cursor);
 
-  MetricsWriter metrics(run_dir, cfg.log.tensorboard);
-  GrpoContext ctx{cfg, format, reward, *policy, reference.get(), optimizer, cfg.trainer.max_steps};
+  MetricsWriter metrics(run_dir, cfg.log.tensorboard, resume_dir.empty() ? -1 : first_step);
+  GrpoContext ctx{cfg, format, reward, *policy, reference.get(), optimizer, cfg.trainer.max_steps, 0, {}};
+  if (const char* faults = std::getenv("PRINCIPIA_FAULT_NONFINITE_STEPS")) {
+    std::stringstream list(faults);
+    for (std::string item; std::getline(list, item, ',');)
+      if (!item.empty()) ctx.inject_nonfinite_steps.push_back(std::stoll(item));
+    log::warn("fault injection: non-finite loss at steps ", faults, " ($PRINCIPIA_FAULT_NONFINITE_STEPS)");
+  }
   auto checkpoint = [&](int64_t step) {
     CheckpointContents c;
     c.state.step = step;
@@ -280,21 +315,28 @@ int run(const config::Config& cfg, const RunOptions& options) {
     c.write_model = save_model_dir;
     c.optimizer_state = optimizer.state_dict();
     c.files = {{"config.resolved.yaml", resolved}};
-    std::string dir = save_checkpoint(run_dir, c, cfg.checkpoint.keep_last);
-    log::info("checkpoint ", dir);
-    return dir;
+    return save_checkpoint(run_dir, c, cfg.checkpoint.keep_last);
   };
 
   Progress bar("grpo", cfg.trainer.max_steps);
   bar.set(first_step);
   std::string last_checkpoint;
+  int64_t last_checkpoint_step = -1;
   for (int64_t step = first_step; step < cfg.trainer.max_steps; ++step) {
     data::Batch batch = loader.next();
     StepMetrics m = grpo_step(ctx, batch.items, batch.indices, step);
-    if (ctx.bad_steps_in_a_row >= cfg.trainer.max_bad_steps)
+    if (ctx.bad_steps_in_a_row > 0)
+      log::warn("step ", step + 1, ": non-finite loss or gradient, update skipped (",
+                ctx.bad_steps_in_a_row, " in a row; trainer.max_bad_steps = ", cfg.trainer.max_bad_steps, ")");
+    if (ctx.bad_steps_in_a_row >= cfg.trainer.max_bad_steps) {
+      metrics.write(step + 1, m);
+      // Skipped steps left the weights alone: this checkpoint is the last good state.
+      std::string dir = checkpoint(step + 1);
       throw Error("stopping: " + std::to_string(ctx.bad_steps_in_a_row) +
-                  " steps in a row had a non-finite loss or gradient (trainer.max_bad_steps); "
-                  "the last checkpoint holds the last good state");
+                  " steps in a row had a non-finite loss or gradient (trainer.max_bad_steps = " +
+                  std::to_string(cfg.trainer.max_bad_steps) + "); " + dir +
+                  " holds the last good weights");
+    }
     if ((step + 1) % cfg.log.every == 0 || step + 1 == cfg.trainer.max_steps) metrics.write(step + 1, m);
     char buf[96];
     std::snprintf(buf, sizeof buf, "reward %.3f valid %.2f", m.get("reward/mean"),
@@ -304,7 +346,14 @@ int run(const config::Config& cfg, const RunOptions& options) {
       run_eval("step " + std::to_string(step + 1), "step-" + std::to_string(step + 1));
     bool last = step + 1 == cfg.trainer.max_steps;
     if (last || (cfg.checkpoint.every > 0 && (step + 1) % cfg.checkpoint.every == 0))
-      last_checkpoint = checkpoint(step + 1);
+      last_checkpoint = checkpoint(step + 1), last_checkpoint_step = step + 1;
+    if (int sig = stop_requested(); sig && !last) {
+      if (last_checkpoint_step != step + 1) last_checkpoint = checkpoint(step + 1);
+      bar.finish();
+      log::warn("stopping on ", stop_signal_name(sig), " after step ", step + 1, ": ", last_checkpoint,
+                " written; continue with --resume auto (exit code ", kExitPreempted, ")");
+      return kExitPreempted;
+    }
   }
   bar.finish();
   if (last_checkpoint.empty() && cfg.trainer.max_steps > 0) last_checkpoint = checkpoint(cfg.trainer.max_steps);
