@@ -108,11 +108,12 @@ TEST(TrainRun, ResumeEndsBitIdenticalToTheUninterruptedRun) {
             model_digest(a / "checkpoints" / "step-000004"));
   const auto ra = read_metrics(a), rb = read_metrics(b);
   ASSERT_EQ(ra.size(), 4u);
-  ASSERT_EQ(rb.size(), 6u);  // A's four rows, then steps 3 and 4 again
-  for (int i = 0; i < 2; ++i) {
-    EXPECT_EQ(rb[size_t(4 + i)]["step"], ra[size_t(2 + i)]["step"]);
-    EXPECT_EQ(rb[size_t(4 + i)]["reward/mean"], ra[size_t(2 + i)]["reward/mean"]);
-    EXPECT_EQ(rb[size_t(4 + i)]["loss/total"], ra[size_t(2 + i)]["loss/total"]);
+  // The resumed run dropped the rows of steps after its checkpoint, then wrote them again.
+  ASSERT_EQ(rb.size(), 4u);
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(rb[i]["step"], ra[i]["step"]);
+    EXPECT_EQ(rb[i]["reward/mean"], ra[i]["reward/mean"]);
+    EXPECT_EQ(rb[i]["loss/total"], ra[i]["loss/total"]);
   }
 }
 

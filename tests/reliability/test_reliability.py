@@ -1,0 +1,134 @@
+"""Preemption, crashes and non-finite steps around `principia train`, on the harness's tiny run.
+The full 20-kill run is `python tests/reliability/harness.py` (docs/RELIABILITY.md)."""
+import json
+import os
+import pathlib
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import harness  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def binary():
+    b = os.environ.get("PRINCIPIA_BIN")
+    if not b or not os.path.exists(b):
+        pytest.skip("PRINCIPIA_BIN not set (run through ctest)")
+    return b
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    return tmp_path_factory.mktemp("reliability")
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(binary, work):
+    return harness.timed_reference(binary, work)
+
+
+def wait_for_metrics(run_dir, rows, timeout=120):
+    path = pathlib.Path(run_dir) / "metrics.jsonl"
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if path.exists() and len(path.read_text().splitlines()) >= rows:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"{path}: fewer than {rows} rows after {timeout}s")
+
+
+def metrics(run_dir):
+    return [json.loads(l) for l in (pathlib.Path(run_dir) / "metrics.jsonl").read_text().splitlines() if l]
+
+
+def test_sigterm_during_grpo_checkpoints_exits_75_and_resume_matches(binary, work, uninterrupted):
+    _, digest, _ = uninterrupted
+    run_dir = work / "sigterm"
+    p = harness.start(binary, run_dir)
+    wait_for_metrics(run_dir, 3)  # in GRPO, past step 3
+    p.send_signal(signal.SIGSTOP)  # steps take ~0.1 s: freeze it so the signal lands mid-run
+    p.send_signal(signal.SIGTERM)
+    p.send_signal(signal.SIGCONT)
+    assert p.wait(timeout=120) == harness.EXIT_PREEMPTED
+    log = pathlib.Path(str(run_dir) + ".log").read_text()
+    assert "stopping on SIGTERM after step" in log, log
+    stopped_at = len(metrics(run_dir))
+    assert 3 <= stopped_at < 8
+    # The checkpoint of the step it stopped after exists and is the newest.
+    latest = (run_dir / "checkpoints" / "latest").read_text().strip()
+    assert latest == f"step-{stopped_at:06d}", (latest, stopped_at)
+    rc, out = harness.run_to_end(binary, run_dir, ["--resume", "auto"])
+    assert rc == 0, out
+    assert harness.final_digest(run_dir) == digest
+    assert [m["step"] for m in metrics(run_dir)] == list(range(1, 9))
+
+
+def test_second_signal_exits_at_once(binary, work):
+    run_dir = work / "double"
+    p = harness.start(binary, run_dir, ["trainer.max_steps=100000"])
+    wait_for_metrics(run_dir, 1)
+    # Stopped, the process queues both (two different signals do not coalesce); resumed, it
+    # takes the first as "stop after this step" and the second as "exit now".
+    p.send_signal(signal.SIGSTOP)
+    p.send_signal(signal.SIGTERM)
+    p.send_signal(signal.SIGUSR1)
+    p.send_signal(signal.SIGCONT)
+    assert p.wait(timeout=60) in (128 + signal.SIGTERM, 128 + signal.SIGUSR1)
+    assert "second stop signal: exiting now" in pathlib.Path(str(run_dir) + ".log").read_text()
+
+
+def test_sigterm_during_sft_exits_75_and_a_resumed_run_starts_over(binary, work, uninterrupted):
+    _, digest, _ = uninterrupted
+    run_dir = work / "sft-term"
+    p = harness.start(binary, run_dir, ["trainer.sft_steps=1000000"])
+    log = pathlib.Path(str(run_dir) + ".log")
+    end = time.monotonic() + 120
+    while "sft [" not in (log.read_text() if log.exists() else "") and time.monotonic() < end:
+        time.sleep(0.05)
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(timeout=60) == harness.EXIT_PREEMPTED
+    assert "during SFT" in log.read_text()
+    assert not (run_dir / "checkpoints").exists()
+    rc, out = harness.run_to_end(binary, run_dir, ["--resume", "auto"])
+    assert rc == 0, out
+    assert harness.final_digest(run_dir) == digest
+
+
+def test_sigkill_at_random_moments_resumes_bitwise_equal(binary, work, uninterrupted):
+    _, digest, duration = uninterrupted
+    rng = random.Random(7)
+    kills = int(os.environ.get("PRINCIPIA_RELIABILITY_KILLS", "4"))
+    for i in range(kills):
+        r = harness.kill_and_resume(binary, work, i, rng.uniform(0.2, duration * 0.95), digest)
+        assert r["ok"], r
+
+
+def test_nonfinite_step_is_skipped_and_counted(binary, work, uninterrupted):
+    run_dir = work / "nan-once"
+    env = dict(os.environ, PRINCIPIA_FAULT_NONFINITE_STEPS="2")
+    rc, out = harness.run_to_end(binary, run_dir, env=env)
+    assert rc == 0, out
+    rows = metrics(run_dir)
+    assert [m["optim/skipped_updates"] for m in rows] == [0, 0, 1, 0, 0, 0, 0, 0]
+    assert "step 3: non-finite loss or gradient, update skipped" in out
+    # A skipped update keeps the weights: the run differs from the uninterrupted one from there.
+    assert harness.final_digest(run_dir) != uninterrupted[1]
+
+
+def test_max_bad_steps_in_a_row_stop_with_a_checkpoint_of_the_last_good_state(binary, work):
+    run_dir = work / "nan-stop"
+    env = dict(os.environ, PRINCIPIA_FAULT_NONFINITE_STEPS="2,3")
+    rc, out = harness.run_to_end(binary, run_dir, ["trainer.max_bad_steps=2"], env=env)
+    assert rc == 2, out
+    assert "2 steps in a row had a non-finite loss or gradient" in out, out
+    # Stopped after step 4 (steps 3 and 4 bad); its checkpoint holds the weights of step 2.
+    ck = run_dir / "checkpoints"
+    w2 = (ck / "step-000002" / "model" / "model.safetensors").read_bytes()
+    w4 = (ck / "step-000004" / "model" / "model.safetensors").read_bytes()
+    assert w2 == w4
