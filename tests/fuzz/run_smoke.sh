@@ -10,7 +10,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BUILD="${1:-$ROOT/build-fuzz}"
 SECONDS_PER_TARGET="${FUZZ_SECONDS:-30}"
 JOBS="${FUZZ_BUILD_JOBS:-2}"
-TARGETS=(fuzz_judgment_parser fuzz_consensus)
+TARGETS=(fuzz_judgment_parser fuzz_consensus fuzz_jsonl_record fuzz_safetensors)
 
 cmake -S "$ROOT" -B "$BUILD" -G Ninja \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
