@@ -74,7 +74,7 @@ TEST(PromptJudge, CompactTemplateIsShortWithTheSameOutputFormat) {
             "principle: Be brief.\nprompt: 2+2?\nresponses:\n[model-1]\nfour\n\n[model-2]\nIt is "
             "4.\n\n[model-3]\n4");
   EXPECT_NE(p.system.find("best-to-worst"), std::string::npos);
-  EXPECT_LT(p.system.size() * 10, rewardanything_system_prompt().size());
+  EXPECT_LT(p.system.size() * 4, rewardanything_system_prompt().size());
   EXPECT_EQ(p.mapping[0].second, "beta");
   EXPECT_THROW(PromptTemplate::named("compact-v2"), Error);
 }
