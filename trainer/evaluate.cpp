@@ -45,15 +45,30 @@ ordered_json evaluate(model::Transformer& model, const JudgeFormat& format,
   std::vector<model::GenerationRequest> requests;
   std::vector<Pending> pending;
   rewards::RewardBreakdown breakdown;
+  // The first judgments verbatim, to read what the judge writes (the score file format, so
+  // `principia score` can re-score them).
+  constexpr size_t kSamplesKept = 8;
+  ordered_json samples = ordered_json::array();
   auto flush = [&]() {
     if (requests.empty()) return;
     auto gens = model::generate(model, requests, sampling);
     for (size_t n = 0; n < gens.size(); ++n) {
-      rewards::Judgment j = rewards::parse_judgment(format.decode_response(gens[n].ids));
+      const std::string text = format.decode_response(gens[n].ids);
+      rewards::Judgment j = rewards::parse_judgment(text);
       rewards::remap_names(j, pending[n].mapping);
       rewards::Gold gold = gold_of(items[pending[n].item]);
       metrics.add(j, gold);
       reward.score(j, gold, &breakdown);
+      if (samples.size() < kSamplesKept) {
+        ordered_json sample;
+        sample["id"] = items[pending[n].item].id;
+        sample["output"] = text;
+        ordered_json mapping = ordered_json::object();
+        for (const auto& [shown, real] : pending[n].mapping) mapping[shown] = real;
+        sample["mapping"] = mapping;
+        sample["reward"] = breakdown.total;
+        samples.push_back(std::move(sample));
+      }
       total_sum += breakdown.total;
       for (size_t c = 0; c < component_sums.size(); ++c) component_sums[c] += breakdown.values[c];
       ++judgments;
@@ -84,6 +99,7 @@ ordered_json evaluate(model::Transformer& model, const JudgeFormat& format,
   for (size_t c = 0; c < component_sums.size(); ++c)
     r[reward.names()[c]] = judgments ? component_sums[c] / double(judgments) : 0.0;
   out["reward"] = r;
+  out["samples"] = samples;
   return out;
 }
 

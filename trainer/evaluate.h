@@ -30,7 +30,8 @@ struct EvalOptions {
   static EvalOptions from(const config::Config& cfg);
 };
 
-// {"items", "judgments", "metrics": EvalMetrics json, "reward": {"total": .., <component>: ..}}
+// {"items", "judgments", "metrics": EvalMetrics json, "reward": {"total": .., <component>: ..},
+//  "samples": [{"id", "output", "mapping", "reward"}, ...] (the first 8 judgments verbatim)}
 ordered_json evaluate(model::Transformer& model, const JudgeFormat& format,
                       const rewards::CompositeReward& reward, const std::vector<data::Record>& items,
                       const EvalOptions& options);

@@ -2,6 +2,8 @@
 // surrogate, KL estimators, loss aggregation), the model in model/, rewards in rewards/.
 #include "trainer/grpo_step.h"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -24,9 +26,12 @@ double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-// Per-sequence response log-probs of `model`, no grad, in micro-batches.
+// Per-sequence response log-probs of `model`, no grad, in micro-batches. With `entropy_sum`,
+// also the summed per-token entropy of the sampling distribution (a metric, even when the loss
+// has no entropy term).
 std::vector<torch::Tensor> logprobs_no_grad(model::Transformer& model, const std::vector<Sequence>& seqs,
-                                            int64_t token_budget, double temperature) {
+                                            int64_t token_budget, double temperature,
+                                            double* entropy_sum = nullptr) {
   torch::NoGradGuard no_grad;
   std::vector<size_t> order(seqs.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
@@ -34,11 +39,18 @@ std::vector<torch::Tensor> logprobs_no_grad(model::Transformer& model, const std
   for (const auto& mb : micro_batches(seqs, order, token_budget)) {
     std::vector<const Sequence*> rows;
     for (size_t i : mb) rows.push_back(&seqs[i]);
-    auto lp = response_logprobs(model, rows, temperature, false).logp;
+    auto lp = response_logprobs(model, rows, temperature, entropy_sum != nullptr);
+    if (entropy_sum) *entropy_sum += (lp.entropy * lp.mask).sum().item<double>();
     for (size_t r = 0; r < mb.size(); ++r)
-      out[mb[r]] = lp[int64_t(r)].narrow(0, 0, int64_t(seqs[mb[r]].response.size())).clone();
+      out[mb[r]] = lp.logp[int64_t(r)].narrow(0, 0, int64_t(seqs[mb[r]].response.size())).clone();
   }
   return out;
+}
+
+double peak_rss_gib() {
+  struct rusage u;
+  if (::getrusage(RUSAGE_SELF, &u) != 0) return NAN;
+  return double(u.ru_maxrss) / (1024.0 * 1024.0);  // ru_maxrss is in KiB on Linux
 }
 
 // Stacks per-sequence 1-D tensors into [B, R] (zero padded) for the rows of a micro-batch.
@@ -121,7 +133,8 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
   // ---- 4. Old-policy and reference log-probs on the sampled tokens ----
   t = Clock::now();
   const double temperature = cfg.rollout.temperature;
-  auto old_logp = logprobs_no_grad(ctx.policy, seqs, alg.micro_batch_tokens, temperature);
+  double entropy_sum = 0;
+  auto old_logp = logprobs_no_grad(ctx.policy, seqs, alg.micro_batch_tokens, temperature, &entropy_sum);
   std::vector<torch::Tensor> ref_logp;
   const bool use_kl = alg.kl_coef > 0 && ctx.reference != nullptr;
   if (use_kl) ref_logp = logprobs_no_grad(*ctx.reference, seqs, alg.micro_batch_tokens, temperature);
@@ -249,6 +262,7 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
   m.set("optim/lr", lr);
   m.set("optim/grad_norm", updates ? grad_norm_sum / double(updates) : NAN);
   m.set("optim/skipped_updates", double(skipped));
+  m.set("policy/entropy", entropy_sum / double(std::max<int64_t>(1, response_tokens)));
   m.set("response/length_mean", double(response_tokens) / double(N));
   m.set("response/length_max", double(longest));
   m.set("response/truncated_share", double(truncated) / double(N));
@@ -261,6 +275,7 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
   int64_t update_tokens = 0;
   for (const auto& s : seqs) update_tokens += s.length();
   m.set("throughput/update_tokens_per_s", double(update_tokens * alg.ppo_epochs) / std::max(1e-9, update_s));
+  m.set("memory/peak_rss_gib", peak_rss_gib());  // GPU peak memory (CUDACachingAllocator stats) belongs to the GPU work, issue 9.
   return m;
 }
 

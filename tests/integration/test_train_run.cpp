@@ -64,7 +64,8 @@ TEST(TrainRun, EndToEndWritesMetricsCheckpointsEvalAndExport) {
     EXPECT_EQ(rows[i]["step"], int(i + 1));
     for (const char* key : {"reward/mean", "reward/format", "reward/weighted_pair",
                             "judgment/format_valid_rate", "loss/total", "loss/kl", "optim/lr",
-                            "optim/grad_norm", "advantage/zero_variance_groups"})
+                            "optim/grad_norm", "advantage/zero_variance_groups", "policy/entropy",
+                            "memory/peak_rss_gib", "time/rollout_s", "response/truncated_share"})
       EXPECT_TRUE(rows[i].contains(key)) << key << " missing at step " << i + 1;
     EXPECT_TRUE(std::isfinite(rows[i]["loss/total"].get<double>()));
   }
@@ -79,6 +80,9 @@ TEST(TrainRun, EndToEndWritesMetricsCheckpointsEvalAndExport) {
     EXPECT_TRUE(fs::exists(run / "eval" / name)) << name;
   const auto eval = nlohmann::json::parse(read_file((run / "eval" / "step-4.json").string()));
   EXPECT_EQ(eval["items"], 6);
+  ASSERT_EQ(eval["samples"].size(), 6u);  // the first judgments verbatim (all 6 here)
+  EXPECT_TRUE(eval["samples"][0]["output"].is_string());
+  EXPECT_EQ(eval["samples"][0]["mapping"].size(), 3u);
   for (const char* name : {"config.json", "generation_config.json", "model.safetensors", "tokenizer.model"})
     EXPECT_TRUE(fs::exists(run / "export" / name)) << name;
   // The reference model (kl_coef > 0) is the post-SFT policy, kept beside the run.
