@@ -45,3 +45,21 @@ if(PRINCIPIA_WITH_TORCH)
   endif()
   message(STATUS "principia: LibTorch ${Torch_VERSION} at ${Torch_DIR} (CUDA: ${PRINCIPIA_HAS_CUDA})")
 endif()
+
+# Gloo: libtorch_cpu carries c10d::ProcessGroupGloo, but the torch wheel ships no gloo/ headers,
+# which ProcessGroupGloo.hpp includes. Debian's libgloo-dev provides them (headers only: the
+# implementation used is the one inside libtorch_cpu; Debian's libgloo is never linked).
+set(PRINCIPIA_HAS_GLOO OFF)
+if(PRINCIPIA_WITH_TORCH)
+  find_path(PRINCIPIA_GLOO_INCLUDE_DIR gloo/config.h)
+  set(_c10d_gloo_header "")
+  foreach(_dir IN LISTS TORCH_INCLUDE_DIRS)
+    if(EXISTS "${_dir}/torch/csrc/distributed/c10d/ProcessGroupGloo.hpp")
+      set(_c10d_gloo_header "${_dir}/torch/csrc/distributed/c10d/ProcessGroupGloo.hpp")
+    endif()
+  endforeach()
+  if(PRINCIPIA_GLOO_INCLUDE_DIR AND _c10d_gloo_header)
+    set(PRINCIPIA_HAS_GLOO ON)
+  endif()
+  message(STATUS "principia: Gloo process group: ${PRINCIPIA_HAS_GLOO} (gloo headers: ${PRINCIPIA_GLOO_INCLUDE_DIR})")
+endif()

@@ -8,7 +8,8 @@ venv="${PRINCIPIA_VENV:-$root/.venv}"
 debs=(build-essential cmake ninja-build ccache pkg-config
       libyaml-cpp-dev libsentencepiece-dev sentencepiece libhdf5-dev hdf5-tools
       nlohmann-json3-dev libpcre2-dev libutf8proc-dev libgtest-dev libgmock-dev
-      clang libclang-rt-14-dev iproute2 python3-venv)
+      clang libclang-rt-14-dev iproute2 python3-venv
+      libgloo-dev)  # headers for c10d::ProcessGroupGloo (the CPU LibTorch has its code, not them)
 
 missing=()
 for p in "${debs[@]}"; do

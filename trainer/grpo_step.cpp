@@ -64,6 +64,19 @@ torch::Tensor gather_padded(const std::vector<torch::Tensor>& per_seq, const std
   return out.to(device);
 }
 
+// Judgment counts summed over ranks, so rates are over the global batch.
+void all_reduce_sums(Dist& dist, rewards::MetricSums& m) {
+  auto v = dist.all_reduce({double(m.judgments), double(m.json_parsed), double(m.bracket_extraction),
+                            double(m.format_valid), double(m.pairs), double(m.pairs_tied), m.pairs_right,
+                            m.tau_sum, double(m.tau_items), m.ndcg_sum, m.variance_sum,
+                            double(m.variance_items)},
+                           ReduceOp::kSum);
+  m.judgments = int64_t(v[0]), m.json_parsed = int64_t(v[1]), m.bracket_extraction = int64_t(v[2]);
+  m.format_valid = int64_t(v[3]), m.pairs = int64_t(v[4]), m.pairs_tied = int64_t(v[5]), m.pairs_right = v[6];
+  m.tau_sum = v[7], m.tau_items = int64_t(v[8]), m.ndcg_sum = v[9], m.variance_sum = v[10];
+  m.variance_items = int64_t(v[11]);
+}
+
 }  // namespace
 
 StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
@@ -153,14 +166,22 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
                          alg.kl_estimator);
     shaped = apply_kl_to_rewards(rewards_t.flatten(), kl, mask, alg.kl_coef).view_as(rewards_t);
   }
-  Advantages adv = compute_advantages(shaped, alg.advantage, alg.adv_eps);
-  torch::Tensor adv_flat = adv.values.flatten().contiguous();
+  // Over the global batch (rank blocks in rank order): batch-std needs every group; the
+  // per-group modes give the same values either way.
+  torch::Tensor rewards_all = ctx.dist.all_gather(rewards_t);
+  Advantages adv = compute_advantages(ctx.dist.all_gather(shaped), alg.advantage, alg.adv_eps);
+  const int64_t local_items = int64_t(items.size());
+  torch::Tensor adv_flat =
+      adv.values.narrow(0, int64_t(ctx.dist.rank()) * local_items, local_items).flatten().contiguous();
 
   // ---- 6. Policy update: PPO epochs x mini-batches x micro-batches (token budget) ----
   t = Clock::now();
   const double lr = lr_at(cfg.optim, cfg.optim.lr, step, ctx.total_steps);
-  const int64_t items_per_mini = alg.mini_batch > 0 ? std::min<int64_t>(alg.mini_batch, int64_t(items.size()))
-                                                     : int64_t(items.size());
+  // Mini-batches are cut from one shuffle of the GLOBAL batch (the same on every rank), so W
+  // ranks update on exactly the mini-batches one rank would. data::Loader shards by
+  // interleaving: this rank's item j is the global batch's item j * W + rank.
+  const int64_t W = ctx.dist.world_size(), global_items = local_items * W;
+  const int64_t items_per_mini = alg.mini_batch > 0 ? std::min<int64_t>(alg.mini_batch, global_items) : global_items;
   const ClipOptions clip = ClipOptions::from(alg);
   const torch::Device device = ctx.policy.device();
   double loss_sum = 0, pg_sum = 0, kl_sum = 0, ent_sum = 0, grad_norm_sum = 0;
@@ -169,24 +190,37 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
   int64_t updates = 0, skipped = 0;
   Rng order_rng = Rng::derive(seed, {0x0dd5ULL, uint64_t(step)});
   for (int64_t epoch = 0; epoch < alg.ppo_epochs; ++epoch) {
-    std::vector<size_t> item_order(items.size());
+    std::vector<size_t> item_order(static_cast<size_t>(global_items));  // global item indices
     for (size_t i = 0; i < item_order.size(); ++i) item_order[i] = i;
     order_rng.shuffle(item_order);
     for (size_t start = 0; start < item_order.size(); start += size_t(items_per_mini)) {
-      std::vector<size_t> rows_of_mini;  // sequence indices: whole groups stay together
-      for (size_t k = start; k < std::min(item_order.size(), start + size_t(items_per_mini)); ++k)
-        for (int64_t g = 0; g < G; ++g) rows_of_mini.push_back(item_order[k] * size_t(G) + size_t(g));
-      // Global normalisers of the mini-batch (summed over micro-batches; over ranks later).
+      std::vector<size_t> rows_of_mini;  // this rank's sequences in it: whole groups stay together
+      for (size_t k = start; k < std::min(item_order.size(), start + size_t(items_per_mini)); ++k) {
+        if (int64_t(item_order[k]) % W != ctx.dist.rank()) continue;
+        const size_t local = item_order[k] / size_t(W);
+        for (int64_t g = 0; g < G; ++g) rows_of_mini.push_back(local * size_t(G) + size_t(g));
+      }
+      // Global normalisers of the mini-batch: over its micro-batches and over ranks, so the
+      // summed gradients are those of one loss over the whole mini-batch.
       LossNorm norm;
       for (size_t n : rows_of_mini) {
         double len = double(seqs[n].response.size());
         norm.tokens += len;
         norm.seqs += len > 0 ? 1 : 0;
       }
+      auto global_norm = ctx.dist.all_reduce({norm.tokens, norm.seqs}, ReduceOp::kSum);
+      norm.tokens = global_norm[0];
+      norm.seqs = global_norm[1];
       norm.max_response_len = cfg.rollout.max_new_tokens;
       ctx.optimizer.zero_grad();
       double mini_loss = 0;
-      for (const auto& mb : micro_batches(seqs, rows_of_mini, alg.micro_batch_tokens)) {
+      const auto mbs = micro_batches(seqs, rows_of_mini, alg.micro_batch_tokens);
+      if (mbs.empty()) ctx.grads.arm();  // none of this mini-batch is here: contribute zeros
+      for (size_t k = 0; k < mbs.size(); ++k) {
+        const auto& mb = mbs[k];
+        // The last backward of the mini-batch all-reduces gradients bucket by bucket as they
+        // are accumulated (no-op at world size 1).
+        if (k + 1 == mbs.size()) ctx.grads.arm();
         std::vector<const Sequence*> rows;
         for (size_t n : mb) rows.push_back(&seqs[n]);
         auto cur = response_logprobs(ctx.policy, rows, temperature, alg.entropy_coef > 0);
@@ -220,6 +254,8 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
         ratio_min = std::min(ratio_min, pl.ratio_min.item<double>());
         ratio_max = std::max(ratio_max, pl.ratio_max.item<double>());
       }
+      ctx.grads.finish();
+      mini_loss = ctx.dist.all_reduce(mini_loss, ReduceOp::kSum);  // partial losses of one global loss
       GradNorm gn = clip_grad_norm(ctx.optimizer.params(), cfg.optim.grad_clip);
       if (!gn.finite || !std::isfinite(mini_loss)) {
         // A non-finite loss or gradient: skip this update, keep the weights.
@@ -237,12 +273,31 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
   ctx.bad_steps_in_a_row = skipped > 0 && updates == 0 ? ctx.bad_steps_in_a_row + 1 : 0;
   const double update_s = seconds_since(t);
 
-  // ---- 7. Metrics ----
+  // ---- 7. Metrics: over the global batch (the same on every rank, except time/*) ----
+  int64_t update_tokens = 0;
+  for (const auto& s : seqs) update_tokens += s.length();
+  {
+    auto sums = ctx.dist.all_reduce({pg_sum, kl_sum, ent_sum, clipped.item<double>(), dual.item<double>(),
+                                     tokens.item<double>(), entropy_sum, double(response_tokens),
+                                     double(truncated), double(update_tokens)},
+                                    ReduceOp::kSum);
+    pg_sum = sums[0], kl_sum = sums[1], ent_sum = sums[2];
+    clipped.fill_(sums[3]), dual.fill_(sums[4]), tokens.fill_(sums[5]);
+    entropy_sum = sums[6], response_tokens = int64_t(sums[7]), truncated = int64_t(sums[8]);
+    update_tokens = int64_t(sums[9]);
+    component_sums = ctx.dist.all_reduce(component_sums, ReduceOp::kSum);
+    all_reduce_sums(ctx.dist, judged);
+    ratio_min = ctx.dist.all_reduce(ratio_min, ReduceOp::kMin);
+    ratio_max = ctx.dist.all_reduce(ratio_max, ReduceOp::kMax);
+    longest = int64_t(ctx.dist.all_reduce(double(longest), ReduceOp::kMax));
+  }
+  const size_t N_local = N;
+  const size_t N_all = N_local * size_t(ctx.dist.world_size());
   const int64_t mini_count = std::max<int64_t>(1, updates);  // loss/*: means over applied updates
-  m.set("reward/mean", rewards_t.mean().item<double>());
-  m.set("reward/std", rewards_t.numel() > 1 ? rewards_t.std().item<double>() : 0.0);
+  m.set("reward/mean", rewards_all.mean().item<double>());
+  m.set("reward/std", rewards_all.numel() > 1 ? rewards_all.std().item<double>() : 0.0);
   for (size_t c = 0; c < component_sums.size(); ++c)
-    m.set("reward/" + ctx.reward.names()[c], component_sums[c] / double(N));
+    m.set("reward/" + ctx.reward.names()[c], component_sums[c] / double(N_all));
   auto judged_json = judged.to_json();
   auto num = [](const ordered_json& j, const char* k) { return j.contains(k) && j[k].is_number() ? j[k].get<double>() : NAN; };
   m.set("judgment/format_valid_rate", num(judged_json, "format_valid_rate"));
@@ -263,17 +318,15 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
   m.set("optim/grad_norm", updates ? grad_norm_sum / double(updates) : NAN);
   m.set("optim/skipped_updates", double(skipped));
   m.set("policy/entropy", entropy_sum / double(std::max<int64_t>(1, response_tokens)));
-  m.set("response/length_mean", double(response_tokens) / double(N));
+  m.set("response/length_mean", double(response_tokens) / double(N_all));
   m.set("response/length_max", double(longest));
-  m.set("response/truncated_share", double(truncated) / double(N));
+  m.set("response/truncated_share", double(truncated) / double(N_all));
   m.set("time/rollout_s", rollout_s);
   m.set("time/reward_s", reward_s);
   m.set("time/reference_s", reference_s);
   m.set("time/update_s", update_s);
   m.set("time/step_s", seconds_since(step_start));
   m.set("throughput/rollout_tokens_per_s", double(response_tokens) / std::max(1e-9, rollout_s));
-  int64_t update_tokens = 0;
-  for (const auto& s : seqs) update_tokens += s.length();
   m.set("throughput/update_tokens_per_s", double(update_tokens * alg.ppo_epochs) / std::max(1e-9, update_s));
   m.set("memory/peak_rss_gib", peak_rss_gib());  // GPU peak memory (CUDACachingAllocator stats) belongs to the GPU work, issue 9.
   return m;

@@ -8,6 +8,7 @@
 #include "core/config.h"
 #include "data/record.h"
 #include "rewards/registry.h"
+#include "trainer/dist.h"
 #include "trainer/judge_task.h"
 #include "trainer/metrics.h"
 #include "trainer/optimizer.h"
@@ -25,6 +26,8 @@ struct GrpoContext {
   model::Transformer& policy;
   model::Transformer* reference;  // frozen; nullptr when algorithm.kl_coef == 0
   AdamW& optimizer;
+  Dist& dist;                     // no-op at world size 1
+  Dist::GradReducer& grads;       // all-reduces the policy's gradients during the last backward
   int64_t total_steps;            // for the LR schedule
   int64_t bad_steps_in_a_row = 0; // non-finite steps skipped (reset by a good one)
   // Fault injection for the reliability tests: steps (0-based) whose loss is made NaN.
@@ -33,7 +36,10 @@ struct GrpoContext {
 };
 
 // Runs one step on `items` (this rank's share of the batch; `item_indices` are their dataset
-// indices, used to seed the per-sample permutations). Returns the step's metrics.
+// indices, used to seed the per-sample permutations). Every rank holds the same number of items;
+// advantages, loss normalisers, gradients and metrics are global across ranks, so W ranks with
+// B/W items each take the step one rank would take with all B. Returns the step's metrics
+// (identical on every rank except time/*).
 StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
                       const std::vector<int64_t>& item_indices, int64_t step);
 

@@ -10,7 +10,8 @@ namespace principia::trainer {
 SftBatchResult sft_update(model::Transformer& model, AdamW& optimizer, const JudgeFormat& format,
                           const std::vector<data::Record>& items,
                           const std::vector<int64_t>& item_indices, int64_t step, uint64_t seed,
-                          double lr, double grad_clip, int64_t micro_batch_tokens) {
+                          double lr, double grad_clip, int64_t micro_batch_tokens, Dist& dist,
+                          Dist::GradReducer& grads) {
   std::vector<Sequence> seqs;
   int64_t total_tokens = 0;
   for (size_t i = 0; i < items.size(); ++i) {
@@ -25,12 +26,17 @@ SftBatchResult sft_update(model::Transformer& model, AdamW& optimizer, const Jud
     total_tokens += int64_t(t.size());
     seqs.push_back(std::move(s));
   }
+  // Token mean over the global batch: every rank divides by the same total.
+  total_tokens = int64_t(dist.all_reduce(double(total_tokens), ReduceOp::kSum));
   std::vector<size_t> order(seqs.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
 
   optimizer.zero_grad();
   double loss_sum = 0;
-  for (const auto& mb : micro_batches(seqs, order, micro_batch_tokens)) {
+  const auto mbs = micro_batches(seqs, order, micro_batch_tokens);
+  for (size_t k = 0; k < mbs.size(); ++k) {
+    const auto& mb = mbs[k];
+    if (k + 1 == mbs.size()) grads.arm();
     std::vector<const Sequence*> rows;
     for (size_t n : mb) rows.push_back(&seqs[n]);
     auto lp = response_logprobs(model, rows, 1.0, false);
@@ -39,6 +45,8 @@ SftBatchResult sft_update(model::Transformer& model, AdamW& optimizer, const Jud
     loss.backward();
     loss_sum += loss.item<double>();
   }
+  grads.finish();
+  loss_sum = dist.all_reduce(loss_sum, ReduceOp::kSum);
   SftBatchResult r;
   r.loss = loss_sum;
   r.tokens = total_tokens;

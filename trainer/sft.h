@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "data/record.h"
+#include "trainer/dist.h"
 #include "trainer/judge_task.h"
 #include "trainer/optimizer.h"
 
@@ -23,10 +24,12 @@ struct SftBatchResult {
   bool skipped = false;  // non-finite loss or gradient: no update
 };
 
-// One optimizer update on `items`. `step` seeds the candidate order.
+// One optimizer update on `items` (this rank's share of the batch; the loss and gradients are
+// those of the global batch across ranks). `step` seeds the candidate order.
 SftBatchResult sft_update(model::Transformer& model, AdamW& optimizer, const JudgeFormat& format,
                           const std::vector<data::Record>& items,
                           const std::vector<int64_t>& item_indices, int64_t step, uint64_t seed,
-                          double lr, double grad_clip, int64_t micro_batch_tokens);
+                          double lr, double grad_clip, int64_t micro_batch_tokens, Dist& dist,
+                          Dist::GradReducer& grads);
 
 }  // namespace principia::trainer

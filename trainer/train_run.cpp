@@ -24,6 +24,7 @@
 #include "model/weights.h"
 #include "rewards/registry.h"
 #include "trainer/checkpoint.h"
+#include "trainer/dist.h"
 #include "trainer/evaluate.h"
 #include "trainer/grpo_step.h"
 #include "trainer/metrics.h"
@@ -134,6 +135,20 @@ void copy_tokenizer(const std::string& tokenizer_path, const std::string& model_
   }
 }
 
+// Batch sizes are global (across ranks); each rank takes an equal share.
+void check_divisible(const config::Config& cfg, const std::string& key, int64_t value, int world) {
+  if (value % world != 0)
+    throw Error(cfg.where(key), key,
+                std::to_string(value) + " is not divisible by the world size " + std::to_string(world) +
+                    " (batch sizes count items across all ranks)");
+}
+
+std::vector<torch::Tensor> tensors_of(const std::vector<NamedParam>& params) {
+  std::vector<torch::Tensor> out;
+  for (const auto& p : params) out.push_back(p.tensor);
+  return out;
+}
+
 void print_table(const std::vector<std::pair<std::string, EvalSummary>>& rows) {
   std::printf("\n%s\n", eval_table(rows).c_str());
   std::fflush(stdout);
@@ -144,23 +159,47 @@ void print_table(const std::vector<std::pair<std::string, EvalSummary>>& rows) {
 int run(const config::Config& cfg, const RunOptions& options) {
   if (options.mode != RunMode::kEval) config::validate_for_training(cfg);
   const std::string run_dir = cfg.run.output_dir;
+  // ---- ranks: one process without a launcher; torchrun / Slurm set the environment ----
+  const DistEnv dist_env = dist_env_from_environment();
+  if (options.mode == RunMode::kEval && dist_env.rank != 0) return 0;  // eval runs on one process
+  log::set_level(dist_env.rank == 0 ? log::parse_level(cfg.log.level) : log::Level::kWarn);  // rank 0 logs
+  if (options.mode != RunMode::kEval) {
+    check_divisible(cfg, "rollout.batch_size", cfg.rollout.batch_size, dist_env.world_size);
+    check_divisible(cfg, "algorithm.mini_batch", cfg.algorithm.mini_batch, dist_env.world_size);
+    if (cfg.trainer.sft_steps > 0)
+      check_divisible(cfg, "trainer.sft_batch_size", cfg.trainer.sft_batch_size, dist_env.world_size);
+  }
+  std::unique_ptr<Dist> dist = Dist::create(cfg.dist, options.mode == RunMode::kEval ? DistEnv{} : dist_env);
+  const bool main_rank = dist->is_main();
+  const int world = dist->world_size();
   fs::create_directories(run_dir);
   {  // Preflight: the run directory must be writable before any heavy work.
-    std::string probe = run_dir + "/.write-probe";
+    std::string probe = run_dir + "/.write-probe-" + std::to_string(dist->rank());
     write_file_atomic(probe, "ok");
     fs::remove(probe);
   }
   const std::string resolved = config::to_yaml(cfg);
-  write_file_atomic(run_dir + "/config.resolved.yaml", resolved);
-  log::set_level(log::parse_level(cfg.log.level));
+  if (main_rank) write_file_atomic(run_dir + "/config.resolved.yaml", resolved);
   if (options.mode != RunMode::kEval) install_stop_handlers();
+  // Every rank stops at the same step: the signal any rank got, agreed on once per step.
+  auto agreed_stop = [&] { return int(dist->all_reduce(double(stop_requested()), ReduceOp::kMax)); };
   torch::manual_seed(uint64_t(cfg.run.seed));
-  at::set_num_threads(std::max(1, int(std::thread::hardware_concurrency())));
+  // Intra-op threads: OMP_NUM_THREADS when the launcher set it, else the cores shared out among
+  // this node's ranks.
+  int threads = std::max(1, int(std::thread::hardware_concurrency()) / std::max(1, dist_env.local_world_size));
+  if (const char* omp = std::getenv("OMP_NUM_THREADS"); omp && std::atoi(omp) > 0) threads = std::atoi(omp);
+  at::set_num_threads(threads);
 
-  // ---- data, tokenizer, prompt format ----
-  DataPaths paths = prepare_data(cfg, run_dir);
+  // ---- data, tokenizer, prompt format (rank 0 writes the run's files, the others then read) ----
+  DataPaths paths;
   std::string tok_path = cfg.tokenizer.path;
-  if (cfg.tokenizer.train) tok_path = train_tokenizer(cfg, run_dir, paths.train);
+  for (int pass = 0; pass < 2; ++pass) {
+    if ((pass == 0) == main_rank) {
+      paths = prepare_data(cfg, run_dir);
+      if (cfg.tokenizer.train) tok_path = train_tokenizer(cfg, run_dir, paths.train);
+    }
+    if (pass == 0) dist->barrier();
+  }
   if (tok_path.empty()) tok_path = cfg.model.path;
   std::shared_ptr<const tokenizer::Tokenizer> tok = tokenizer::load_tokenizer(tok_path);
   JudgeFormat format = JudgeFormat::from_config(cfg, tok);
@@ -168,7 +207,10 @@ int run(const config::Config& cfg, const RunOptions& options) {
 
   // ---- resume point ----
   std::string resume_dir;
-  if (!options.resume.empty()) resume_dir = resolve_resume(run_dir, options.resume);
+  for (int pass = 0; pass < 2; ++pass) {  // rank 0 first: --resume auto removes torn checkpoints
+    if (!options.resume.empty() && (pass == 0) == main_rank) resume_dir = resolve_resume(run_dir, options.resume);
+    if (pass == 0) dist->barrier();
+  }
   LoadedCheckpoint ckpt;
   if (!resume_dir.empty()) {
     ckpt = load_checkpoint(resume_dir);
@@ -185,6 +227,11 @@ int run(const config::Config& cfg, const RunOptions& options) {
   else if (!cfg.model.path.empty()) policy = model::load_pretrained(cfg.model.path, load);
   else policy = model::init_from_config(cfg.model, tok->vocab_size(), uint64_t(cfg.run.seed));
   policy->set_gradient_checkpointing(cfg.model.gradient_checkpointing);
+  {  // Same initial weights on every rank, whatever each read or initialised.
+    std::vector<torch::Tensor> weights;
+    for (auto& p : policy->parameters()) weights.push_back(p.detach());
+    dist->broadcast(weights);
+  }
   log::info("model: ", model::model_config(*policy).num_parameters(), " parameters, vocabulary ",
             tok->vocab_size());
   if (options.mode != RunMode::kEval) {
@@ -205,7 +252,8 @@ int run(const config::Config& cfg, const RunOptions& options) {
   EvalOptions eval_options = EvalOptions::from(cfg);
   std::vector<std::pair<std::string, EvalSummary>> table;
   auto run_eval = [&](const std::string& label, const std::string& name) {
-    if (eval_items.empty()) return;
+    // On rank 0 only; the others wait at their next collective (dist.timeout_s bounds an eval).
+    if (eval_items.empty() || !main_rank) return;
     auto t0 = std::chrono::steady_clock::now();
     auto e = evaluate(*policy, format, reward, eval_items, eval_options);
     write_eval(run_dir, name, e);
@@ -221,6 +269,7 @@ int run(const config::Config& cfg, const RunOptions& options) {
   }
 
   auto save_model_dir = [&](const std::string& dir) {
+    if (!main_rank) return;
     model::save_pretrained(*policy, dir);
     copy_tokenizer(tok_path, dir);
   };
@@ -232,21 +281,24 @@ int run(const config::Config& cfg, const RunOptions& options) {
     auto src = std::shared_ptr<const data::RecordSource>(data::open_record_source(paths.train));
     data::LoaderOptions lo;
     lo.seed = uint64_t(cfg.run.seed) ^ 0x5f7ULL;
-    lo.batch_size = cfg.trainer.sft_batch_size;
+    lo.rank = dist->rank();
+    lo.world_size = world;
+    lo.batch_size = cfg.trainer.sft_batch_size / world;
     lo.max_prompt_tokens = cfg.data.max_prompt_tokens;
     lo.prompt_tokens = [&](const data::Record& r) { return format.prompt_length(r); };
     lo.prefetch = cfg.data.prefetch;
     data::Loader loader(src, lo);
     config::OptimConfig sft_optim = cfg.optim;
     AdamW opt(named_params(*policy), AdamWOptions::from(cfg.optim));
-    Progress bar("sft", cfg.trainer.sft_steps);
+    auto grads = dist->grad_reducer(tensors_of(opt.params()), cfg.dist.bucket_mb << 20);
+    Progress bar("sft", cfg.trainer.sft_steps, main_rank ? stdout : nullptr);
     double recent = 0;
     for (int64_t s = 0; s < cfg.trainer.sft_steps; ++s) {
       data::Batch b = loader.next();
       double lr = lr_at(sft_optim, cfg.trainer.sft_lr, s, cfg.trainer.sft_steps);
       auto r = sft_update(*policy, opt, format, b.items, b.indices, s, uint64_t(cfg.run.seed), lr,
-                          cfg.optim.grad_clip, cfg.algorithm.micro_batch_tokens);
-      if (int sig = stop_requested()) {
+                          cfg.optim.grad_clip, cfg.algorithm.micro_batch_tokens, *dist, *grads);
+      if (int sig = agreed_stop()) {
         // SFT has no checkpoints (they start with GRPO): a resumed run redoes it, bit for bit.
         bar.finish();
         log::warn("stopping on ", stop_signal_name(sig), " during SFT (step ", s + 1, " of ",
@@ -263,7 +315,8 @@ int run(const config::Config& cfg, const RunOptions& options) {
   }
   if (options.mode == RunMode::kSft) {
     save_model_dir(run_dir + "/sft-model");
-    print_table(table);
+    if (main_rank) print_table(table);
+    dist->barrier();
     return 0;
   }
 
@@ -273,13 +326,16 @@ int run(const config::Config& cfg, const RunOptions& options) {
   if (cfg.algorithm.kl_coef > 0) {
     std::string ref_dir = run_dir + "/reference";
     if (resume_dir.empty()) save_model_dir(ref_dir);
+    dist->barrier();
     reference = model::load_pretrained(ref_dir, load);
     for (auto& p : reference->parameters()) p.set_requires_grad(false);
   }
   auto src = std::shared_ptr<const data::RecordSource>(data::open_record_source(paths.train));
   data::LoaderOptions lo;
   lo.seed = uint64_t(cfg.run.seed);
-  lo.batch_size = cfg.rollout.batch_size;
+  lo.rank = dist->rank();
+  lo.world_size = world;
+  lo.batch_size = cfg.rollout.batch_size / world;
   lo.max_prompt_tokens = cfg.data.max_prompt_tokens;
   lo.prompt_tokens = [&](const data::Record& r) { return format.prompt_length(r); };
   lo.prefetch = cfg.data.prefetch;
@@ -298,8 +354,14 @@ int run(const config::Config& cfg, const RunOptions& options) {
   loader_probe.reset();
   data::Loader loader(src, lo, start_cursor);
 
-  MetricsWriter metrics(run_dir, cfg.log.tensorboard, resume_dir.empty() ? -1 : first_step);
-  GrpoContext ctx{cfg, format, reward, *policy, reference.get(), optimizer, cfg.trainer.max_steps, 0, {}};
+  std::unique_ptr<MetricsWriter> metrics;  // rank 0's; every rank's metrics are already global
+  if (main_rank) metrics = std::make_unique<MetricsWriter>(run_dir, cfg.log.tensorboard, resume_dir.empty() ? -1 : first_step);
+  auto write_metrics = [&](int64_t step, const StepMetrics& m) {
+    if (metrics) metrics->write(step, m);
+  };
+  auto grads = dist->grad_reducer(tensors_of(optimizer.params()), cfg.dist.bucket_mb << 20);
+  GrpoContext ctx{cfg,       format, reward, *policy, reference.get(), optimizer, *dist, *grads,
+                  cfg.trainer.max_steps, 0, {}};
   if (const char* faults = std::getenv("PRINCIPIA_FAULT_NONFINITE_STEPS")) {
     std::stringstream list(faults);
     for (std::string item; std::getline(list, item, ',');)
@@ -309,27 +371,31 @@ int run(const config::Config& cfg, const RunOptions& options) {
   auto checkpoint = [&](int64_t step) {
     CheckpointContents c;
     c.state.step = step;
-    c.state.world_size = 1;
+    c.state.world_size = world;
     c.state.config_hash = sha256_hex(resolved);
     c.state.data_cursor = nlohmann::json::parse(loader.cursor_json().dump());
     c.write_model = save_model_dir;
     c.optimizer_state = optimizer.state_dict();
     c.files = {{"config.resolved.yaml", resolved}};
-    return save_checkpoint(run_dir, c, cfg.checkpoint.keep_last);
+    // Data-parallel ranks hold identical weights and optimizer state: rank 0 writes, the others
+    // wait so that nobody runs ahead of a checkpoint that might be needed.
+    std::string dir = main_rank ? save_checkpoint(run_dir, c, cfg.checkpoint.keep_last) : std::string();
+    dist->barrier();
+    return dir;
   };
 
-  Progress bar("grpo", cfg.trainer.max_steps);
+  Progress bar("grpo", cfg.trainer.max_steps, main_rank ? stdout : nullptr);
   bar.set(first_step);
   std::string last_checkpoint;
   int64_t last_checkpoint_step = -1;
   for (int64_t step = first_step; step < cfg.trainer.max_steps; ++step) {
     data::Batch batch = loader.next();
     StepMetrics m = grpo_step(ctx, batch.items, batch.indices, step);
-    if (ctx.bad_steps_in_a_row > 0)
+    if (ctx.bad_steps_in_a_row > 0 && main_rank)
       log::warn("step ", step + 1, ": non-finite loss or gradient, update skipped (",
                 ctx.bad_steps_in_a_row, " in a row; trainer.max_bad_steps = ", cfg.trainer.max_bad_steps, ")");
     if (ctx.bad_steps_in_a_row >= cfg.trainer.max_bad_steps) {
-      metrics.write(step + 1, m);
+      write_metrics(step + 1, m);
       // Skipped steps left the weights alone: this checkpoint is the last good state.
       std::string dir = checkpoint(step + 1);
       throw Error("stopping: " + std::to_string(ctx.bad_steps_in_a_row) +
@@ -337,7 +403,7 @@ int run(const config::Config& cfg, const RunOptions& options) {
                   std::to_string(cfg.trainer.max_bad_steps) + "); " + dir +
                   " holds the last good weights");
     }
-    if ((step + 1) % cfg.log.every == 0 || step + 1 == cfg.trainer.max_steps) metrics.write(step + 1, m);
+    if ((step + 1) % cfg.log.every == 0 || step + 1 == cfg.trainer.max_steps) write_metrics(step + 1, m);
     char buf[96];
     std::snprintf(buf, sizeof buf, "reward %.3f valid %.2f", m.get("reward/mean"),
                   m.get("judgment/format_valid_rate"));
@@ -347,17 +413,20 @@ int run(const config::Config& cfg, const RunOptions& options) {
     bool last = step + 1 == cfg.trainer.max_steps;
     if (last || (cfg.checkpoint.every > 0 && (step + 1) % cfg.checkpoint.every == 0))
       last_checkpoint = checkpoint(step + 1), last_checkpoint_step = step + 1;
-    if (int sig = stop_requested(); sig && !last) {
+    if (int sig = agreed_stop(); sig && !last) {
       if (last_checkpoint_step != step + 1) last_checkpoint = checkpoint(step + 1);
       bar.finish();
-      log::warn("stopping on ", stop_signal_name(sig), " after step ", step + 1, ": ", last_checkpoint,
+      if (main_rank)
+        log::warn("stopping on ", stop_signal_name(sig), " after step ", step + 1, ": ", last_checkpoint,
                 " written; continue with --resume auto (exit code ", kExitPreempted, ")");
       return kExitPreempted;
     }
   }
   bar.finish();
-  if (last_checkpoint.empty() && cfg.trainer.max_steps > 0) last_checkpoint = checkpoint(cfg.trainer.max_steps);
+  if (last_checkpoint_step < 0 && cfg.trainer.max_steps > 0) last_checkpoint = checkpoint(cfg.trainer.max_steps);
   run_eval("grpo", "step-" + std::to_string(cfg.trainer.max_steps));
+
+  if (!main_rank) return 0;
 
   // ---- export for serving ----
   std::string export_dir = run_dir + "/export";

@@ -1,0 +1,358 @@
+#include "trainer/dist.h"
+
+#include <torch/csrc/autograd/function.h>
+#include <torch/csrc/autograd/utils/lambda_post_hook.h>
+#include <torch/csrc/autograd/variable.h>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/torch.h>
+
+#if defined(PRINCIPIA_WITH_GLOO)
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <optional>
+
+#include "core/error.h"
+#include "core/log.h"
+
+namespace principia::trainer {
+namespace {
+
+std::optional<std::string> env_var(const char* name) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') return std::nullopt;
+  return std::string(v);
+}
+
+int env_int(const char* name, int fallback, int lo, int hi) {
+  auto v = env_var(name);
+  if (!v) return fallback;
+  size_t used = 0;
+  long x = 0;
+  try {
+    x = std::stol(*v, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != v->size() || x < lo || x > hi)
+    throw Error("environment: " + std::string(name) + "=" + *v + " is not an integer in [" + std::to_string(lo) +
+                ", " + std::to_string(hi) + "]");
+  return int(x);
+}
+
+// The first line of a c10d error (they carry multi-line C++ stack traces).
+std::string first_line(const std::string& s) {
+  auto nl = s.find('\n');
+  return nl == std::string::npos ? s : s.substr(0, nl);
+}
+
+c10d::ReduceOp to_c10d(ReduceOp op) {
+  switch (op) {
+    case ReduceOp::kMin: return c10d::ReduceOp::MIN;
+    case ReduceOp::kMax: return c10d::ReduceOp::MAX;
+    case ReduceOp::kSum: break;
+  }
+  return c10d::ReduceOp::SUM;
+}
+
+}  // namespace
+
+std::string first_slurm_host(const std::string& nodelist) {
+  // "prefix[03-05,07],other" -> "prefix03"; "a,b" -> "a".
+  std::string first;
+  int depth = 0;
+  for (char c : nodelist) {
+    if (c == '[') ++depth;
+    if (c == ']') --depth;
+    if (c == ',' && depth == 0) break;
+    first += c;
+  }
+  auto open = first.find('[');
+  if (open == std::string::npos) return first;
+  std::string head = first.substr(0, open);
+  std::string range = first.substr(open + 1);
+  size_t end = range.find_first_of(",-]");
+  return head + range.substr(0, end);
+}
+
+DistEnv dist_env_from_environment() {
+  DistEnv e;
+  if (env_var("RANK") || env_var("WORLD_SIZE")) {
+    e.source = "torchrun/env";
+    e.world_size = env_int("WORLD_SIZE", 1, 1, 1 << 20);
+    e.rank = env_int("RANK", 0, 0, e.world_size - 1);
+    e.local_world_size = env_int("LOCAL_WORLD_SIZE", e.world_size, 1, e.world_size);
+    e.local_rank = env_int("LOCAL_RANK", e.rank % e.local_world_size, 0, e.local_world_size - 1);
+  } else if (env_var("SLURM_PROCID") && env_var("SLURM_NTASKS")) {
+    e.source = "slurm";
+    e.world_size = env_int("SLURM_NTASKS", 1, 1, 1 << 20);
+    e.rank = env_int("SLURM_PROCID", 0, 0, e.world_size - 1);
+    e.local_world_size = env_int("SLURM_NTASKS_PER_NODE", 1, 1, e.world_size);
+    if (auto tpn = env_var("SLURM_TASKS_PER_NODE")) {  // "4(x2)" or "4": the first count
+      try {
+        e.local_world_size = std::max(1, std::stoi(*tpn));
+      } catch (const std::exception&) {
+      }
+    }
+    e.local_rank = env_int("SLURM_LOCALID", 0, 0, 1 << 20);
+    if (!env_var("MASTER_ADDR"))
+      if (auto nodes = env_var("SLURM_JOB_NODELIST")) e.master_addr = first_slurm_host(*nodes);
+  } else {
+    return e;  // one process, no launcher
+  }
+  if (auto a = env_var("MASTER_ADDR")) e.master_addr = *a;
+  else if (e.world_size > 1 && e.source != "slurm")
+    throw Error("environment: WORLD_SIZE=" + std::to_string(e.world_size) +
+                " but MASTER_ADDR is not set (launch with torchrun or launch/local.sh)");
+  e.master_port = env_int("MASTER_PORT", 29500, 1, 65535);
+  e.agent_store = env_var("TORCHELASTIC_USE_AGENT_STORE").value_or("") == "True";
+  if (e.agent_store) e.store_prefix = "/worker/attempt_" + env_var("TORCHELASTIC_RESTART_COUNT").value_or("0") + "/";
+  return e;
+}
+
+struct Dist::Impl {
+  c10::intrusive_ptr<c10d::Store> store;
+  c10::intrusive_ptr<c10d::Backend> pg;
+};
+
+Dist::Dist(DistEnv env) : env_(std::move(env)), impl_(std::make_unique<Impl>()) {}
+Dist::~Dist() = default;
+
+std::unique_ptr<Dist> Dist::create(const config::DistConfig& cfg, const DistEnv& env) {
+  std::unique_ptr<Dist> d(new Dist(env));
+  if (env.world_size == 1) return d;
+  const auto timeout = std::chrono::milliseconds(int64_t(cfg.timeout_s) * 1000);
+  const std::string where = "rank " + std::to_string(env.rank) + " of " + std::to_string(env.world_size);
+  try {
+    c10d::TCPStoreOptions o;
+    o.port = uint16_t(env.master_port);
+    o.isServer = !env.agent_store && env.rank == 0;
+    o.numWorkers = env.agent_store ? std::nullopt : std::optional<size_t>(size_t(env.world_size));
+    o.waitWorkers = false;
+    o.timeout = timeout;
+    c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, o);
+    d->impl_->store = c10::make_intrusive<c10d::PrefixStore>(env.store_prefix + "principia", store);
+  } catch (const std::exception& e) {
+    throw Error("dist: " + where + ": rendezvous with " + env.master_addr + ":" + std::to_string(env.master_port) +
+                " failed within dist.timeout_s = " + std::to_string(cfg.timeout_s) + " s: " + first_line(e.what()));
+  }
+  config::Backend backend = cfg.backend;
+  if (backend == config::Backend::kAuto)
+    backend = torch::cuda::is_available() ? config::Backend::kNccl : config::Backend::kGloo;
+  if (backend == config::Backend::kNccl)
+    throw Error("dist.backend: nccl: this build of principia has no NCCL process group yet (the GPU work, "
+                "issue 9); use dist.backend: gloo");
+#if defined(PRINCIPIA_WITH_GLOO)
+  try {
+    auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
+    // GLOO_SOCKET_IFNAME picks the network interface, as in PyTorch; otherwise the one this
+    // host's name resolves to.
+    if (auto ifname = env_var("GLOO_SOCKET_IFNAME"))
+      opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(*ifname));
+    else
+      opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+    d->impl_->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(d->impl_->store, env.rank, env.world_size, opts);
+  } catch (const std::exception& e) {
+    throw Error("dist: " + where + ": creating the Gloo process group failed: " + first_line(e.what()));
+  }
+  d->backend_name_ = "gloo";
+#else
+  throw Error("dist.backend: gloo: this build has no Gloo process group (configure with Gloo's headers: "
+              "launch/setup.sh installs libgloo-dev)");
+#endif
+  log::info("dist: ", d->backend_name_, " process group, ", where, " (", env.source, ", local rank ",
+            env.local_rank, ")");
+  return d;
+}
+
+namespace {
+template <class F> void collective(const Dist& d, const char* what, F&& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    throw Error(std::string("dist: ") + what + " failed on rank " + std::to_string(d.rank()) + " of " +
+                std::to_string(d.world_size()) + " (a peer rank exited or timed out; see its log): " +
+                first_line(e.what()));
+  }
+}
+}  // namespace
+
+void Dist::all_reduce(torch::Tensor& t, ReduceOp op) {
+  if (world_size() == 1) return;
+  collective(*this, "all_reduce", [&] {
+    std::vector<at::Tensor> v{t};
+    c10d::AllreduceOptions o;
+    o.reduceOp = to_c10d(op);
+    impl_->pg->allreduce(v, o)->wait();
+  });
+}
+
+void Dist::broadcast(std::vector<torch::Tensor>& tensors, int root) {
+  if (world_size() == 1) return;
+  collective(*this, "broadcast", [&] {
+    for (auto& t : tensors) {
+      std::vector<at::Tensor> v{t};
+      c10d::BroadcastOptions o;
+      o.rootRank = root;
+      impl_->pg->broadcast(v, o)->wait();
+    }
+  });
+}
+
+torch::Tensor Dist::all_gather(const torch::Tensor& t) {
+  if (world_size() == 1) return t;
+  torch::Tensor out;
+  collective(*this, "all_gather", [&] {
+    std::vector<std::vector<at::Tensor>> outs(1);
+    for (int r = 0; r < world_size(); ++r) outs[0].push_back(torch::empty_like(t));
+    std::vector<at::Tensor> in{t.contiguous()};
+    impl_->pg->allgather(outs, in)->wait();
+    out = torch::cat(outs[0], 0);
+  });
+  return out;
+}
+
+std::vector<double> Dist::all_reduce(std::vector<double> values, ReduceOp op) {
+  if (world_size() == 1 || values.empty()) return values;
+  auto t = torch::from_blob(values.data(), {int64_t(values.size())}, torch::kFloat64).clone();
+  all_reduce(t, op);
+  std::memcpy(values.data(), t.data_ptr<double>(), values.size() * sizeof(double));
+  return values;
+}
+
+double Dist::all_reduce(double value, ReduceOp op) { return all_reduce(std::vector<double>{value}, op)[0]; }
+
+void Dist::barrier() {
+  if (world_size() == 1) return;
+  collective(*this, "barrier", [&] { impl_->pg->barrier()->wait(); });
+}
+
+// ---- bucketed gradient all-reduce, overlapping backward ----
+namespace {
+
+class BucketedGradReducer final : public Dist::GradReducer {
+ public:
+  BucketedGradReducer(Dist& dist, c10::intrusive_ptr<c10d::Backend> pg, std::vector<torch::Tensor> params,
+                      int64_t bucket_bytes)
+      : dist_(dist), pg_(std::move(pg)), params_(std::move(params)) {
+    // Gradients become ready roughly in reverse registration order (the head first), so buckets
+    // are cut from the back; a new bucket also starts where dtype or device changes.
+    bucket_of_.assign(params_.size(), -1);
+    for (int64_t i = int64_t(params_.size()) - 1; i >= 0; --i) {
+      const auto& p = params_[size_t(i)];
+      int64_t bytes = p.numel() * int64_t(p.element_size());
+      if (buckets_.empty() || buckets_.back().bytes + bytes > bucket_bytes ||
+          buckets_.back().dtype != p.scalar_type() || buckets_.back().device != p.device())
+        buckets_.push_back(Bucket{{}, 0, p.scalar_type(), p.device(), 0, {}, {}});
+      buckets_.back().params.push_back(size_t(i));
+      buckets_.back().bytes += bytes;
+      bucket_of_[size_t(i)] = int64_t(buckets_.size()) - 1;
+    }
+    for (size_t i = 0; i < params_.size(); ++i) {
+      auto acc = torch::autograd::impl::grad_accumulator(params_[i]);
+      if (!acc) continue;
+      hooks_.push_back({acc, acc->add_post_hook(std::make_unique<torch::autograd::utils::LambdaPostHook>(
+                                 [this, i](const torch::autograd::variable_list& outputs,
+                                           const torch::autograd::variable_list&) {
+                                   on_ready(i);
+                                   return outputs;
+                                 }))});
+    }
+  }
+
+  ~BucketedGradReducer() override {
+    for (auto& [node, key] : hooks_) node->del_post_hook(key);
+  }
+
+  void arm() override {
+    std::lock_guard lock(mu_);
+    armed_ = true;
+    next_launch_ = 0;
+    for (auto& b : buckets_) b.ready = 0, b.work.reset(), b.flat = torch::Tensor();
+  }
+
+  void finish() override {
+    {
+      std::lock_guard lock(mu_);
+      armed_ = false;
+      // Buckets with a parameter that got no gradient are launched now, still in order.
+      while (next_launch_ < buckets_.size()) launch(next_launch_++);
+    }
+    for (auto& b : buckets_) {
+      collective(dist_, "gradient all_reduce", [&] { b.work->wait(); });
+      int64_t offset = 0;
+      for (size_t i : b.params) {
+        auto& p = params_[i];
+        auto slice = b.flat.narrow(0, offset, p.numel()).view_as(p);
+        offset += p.numel();
+        if (p.grad().defined()) p.mutable_grad().copy_(slice);
+        else p.mutable_grad() = slice.clone();
+      }
+      b.flat = torch::Tensor();
+      b.work.reset();
+    }
+  }
+
+ private:
+  struct Bucket {
+    std::vector<size_t> params;
+    int64_t bytes;
+    c10::ScalarType dtype;
+    c10::Device device;
+    size_t ready;
+    torch::Tensor flat;
+    c10::intrusive_ptr<c10d::Work> work;
+  };
+
+  void on_ready(size_t param) {
+    std::lock_guard lock(mu_);
+    if (!armed_) return;
+    auto& b = buckets_[size_t(bucket_of_[param])];
+    ++b.ready;
+    // Collectives must be issued in the same order on every rank: launch only in bucket order.
+    while (next_launch_ < buckets_.size() && buckets_[next_launch_].ready == buckets_[next_launch_].params.size())
+      launch(next_launch_++);
+  }
+
+  void launch(size_t index) {
+    auto& b = buckets_[index];
+    std::vector<torch::Tensor> grads;
+    for (size_t i : b.params) {
+      const auto& p = params_[i];
+      grads.push_back(p.grad().defined() ? p.grad().detach().reshape({-1}) : torch::zeros({p.numel()}, p.options()));
+    }
+    b.flat = torch::cat(grads);
+    std::vector<at::Tensor> v{b.flat};
+    collective(dist_, "gradient all_reduce", [&] { b.work = pg_->allreduce(v); });
+  }
+
+  Dist& dist_;
+  c10::intrusive_ptr<c10d::Backend> pg_;
+  std::vector<torch::Tensor> params_;
+  std::vector<Bucket> buckets_;
+  std::vector<int64_t> bucket_of_;
+  std::vector<std::pair<c10::intrusive_ptr<torch::autograd::Node>, uintptr_t>> hooks_;
+  std::mutex mu_;
+  bool armed_ = false;
+  size_t next_launch_ = 0;
+};
+
+class NoGradReducer final : public Dist::GradReducer {
+ public:
+  void arm() override {}
+  void finish() override {}
+};
+
+}  // namespace
+
+std::unique_ptr<Dist::GradReducer> Dist::grad_reducer(const std::vector<torch::Tensor>& params, int64_t bucket_bytes) {
+  if (world_size() == 1) return std::make_unique<NoGradReducer>();
+  return std::make_unique<BucketedGradReducer>(*this, impl_->pg, params, std::max<int64_t>(1, bucket_bytes));
+}
+
+}  // namespace principia::trainer

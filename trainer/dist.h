@@ -1,0 +1,92 @@
+// Data-parallel communication over c10d (the distributed engine inside LibTorch). Every
+// reduction the trainer does across ranks goes through Dist; at world size 1 each call is a
+// no-op, so single-process runs take the same code path without a process group.
+//
+// Rendezvous (DESIGN.md §Distributed): torchrun / launch scripts set RANK, WORLD_SIZE,
+// LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT; rank 0 hosts a c10d::TCPStore the
+// others join — or, under torchrun's agent store (TORCHELASTIC_USE_AGENT_STORE=True), every rank
+// is a client of the agent's store under the attempt's key prefix. Slurm's SLURM_PROCID /
+// SLURM_NTASKS / SLURM_LOCALID are the fallback when RANK is absent.
+#pragma once
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+
+namespace principia::trainer {
+
+// Where this process sits in the job, read from the launcher's environment.
+struct DistEnv {
+  int rank = 0;
+  int world_size = 1;
+  int local_rank = 0;
+  int local_world_size = 1;
+  std::string master_addr = "127.0.0.1";
+  int master_port = 29500;
+  bool agent_store = false;        // torchrun's agent hosts the TCPStore; every rank is a client
+  std::string store_prefix;        // key prefix under the agent store
+  std::string source = "single";   // "torchrun/env", "slurm" or "single"
+};
+
+// Reads the environment. A malformed value (RANK=x, RANK >= WORLD_SIZE, WORLD_SIZE > 1 without
+// MASTER_ADDR, ...) is a principia::Error naming the variable.
+DistEnv dist_env_from_environment();
+
+// The first host of a Slurm node list: "gpu[03-05,07],cpu1" -> "gpu03".
+std::string first_slurm_host(const std::string& nodelist);
+
+enum class ReduceOp { kSum, kMin, kMax };
+
+class Dist {
+ public:
+  // World size 1: no process group. Otherwise rendezvous and a Gloo (CPU) or NCCL (CUDA)
+  // process group per `cfg.backend`, with cfg.timeout_s on every collective. Throws
+  // principia::Error when the backend is not in this build or the rendezvous fails.
+  static std::unique_ptr<Dist> create(const config::DistConfig& cfg, const DistEnv& env);
+  ~Dist();
+  Dist(const Dist&) = delete;
+  Dist& operator=(const Dist&) = delete;
+
+  int rank() const { return env_.rank; }
+  int world_size() const { return env_.world_size; }
+  int local_rank() const { return env_.local_rank; }
+  bool is_main() const { return env_.rank == 0; }
+  const std::string& backend_name() const { return backend_name_; }
+
+  // In-place collectives (no-ops at world size 1). Failures — a peer that exited, a timeout —
+  // become principia::Error naming the collective, this rank and the cause.
+  void all_reduce(torch::Tensor& t, ReduceOp op = ReduceOp::kSum);
+  void broadcast(std::vector<torch::Tensor>& tensors, int root = 0);
+  // Concatenation along dim 0 of every rank's `t` (all ranks pass the same shape).
+  torch::Tensor all_gather(const torch::Tensor& t);
+  std::vector<double> all_reduce(std::vector<double> values, ReduceOp op);
+  double all_reduce(double value, ReduceOp op);
+  void barrier();
+
+  // Gradient all-reduce in buckets of about `bucket_bytes`, launched as soon as every gradient
+  // in a bucket has been accumulated during backward (hooks on the parameters' gradient
+  // accumulators), so communication overlaps the rest of backward. Usage per update:
+  //   arm() before the last micro-batch's backward; finish() after it (waits for the buckets,
+  //   launches any whose parameters got no gradient, writes the summed gradients back).
+  class GradReducer {
+   public:
+    virtual ~GradReducer() = default;
+    virtual void arm() = 0;
+    virtual void finish() = 0;
+  };
+  std::unique_ptr<GradReducer> grad_reducer(const std::vector<torch::Tensor>& params, int64_t bucket_bytes);
+
+ private:
+  struct Impl;
+  explicit Dist(DistEnv env);
+  DistEnv env_;
+  std::string backend_name_ = "none";
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace principia::trainer
