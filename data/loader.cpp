@@ -169,10 +169,21 @@ Cursor Loader::cursor_from_json(const ordered_json& j) const {
     return it->get<int64_t>();
   };
   if (!j.is_object()) throw Error("data cursor: must be a JSON object");
-  if (field("world_size") != options_.world_size)
-    throw Error("data cursor: saved with world size " + std::to_string(field("world_size")) +
-                ", resuming with " + std::to_string(options_.world_size) +
-                " (data positions would change; resume with the same world size)");
+  Cursor c{field("epoch"), field("position")};
+  if (const int64_t saved_world = field("world_size"); saved_world != options_.world_size) {
+    // Rank r's position p is the epoch's item p * W + r, so the ranks together have consumed
+    // the first p * W items; under the new world size the same global order continues from
+    // there when that count splits evenly (it does when batch sizes are multiples of both).
+    if (saved_world < 1) throw Error("data cursor: world_size must be >= 1");
+    const int64_t consumed = c.position * saved_world;
+    if (consumed % options_.world_size != 0)
+      throw Error("data cursor: saved with world size " + std::to_string(saved_world) + " after " +
+                  std::to_string(consumed) + " items of the epoch, which " + std::to_string(options_.world_size) +
+                  " ranks cannot split evenly; resume with world size " + std::to_string(saved_world));
+    c.position = consumed / options_.world_size;
+    log::info("data cursor: saved with world size ", saved_world, ", resuming with ", options_.world_size,
+              ": epoch ", c.epoch, ", item ", consumed, " of the epoch's order");
+  }
   if (field("eligible") != eligible())
     throw Error("data cursor: saved over " + std::to_string(field("eligible")) +
                 " eligible records, the data now has " + std::to_string(eligible()) +
@@ -180,7 +191,6 @@ Cursor Loader::cursor_from_json(const ordered_json& j) const {
   if (static_cast<uint64_t>(field("seed")) != options_.seed)
     throw Error("data cursor: saved with seed " + std::to_string(field("seed")) +
                 ", resuming with " + std::to_string(options_.seed));
-  Cursor c{field("epoch"), field("position")};
   if (c.epoch < 0 || c.position < 0 || c.position >= per_rank_)
     throw Error("data cursor: position out of range");
   return c;

@@ -291,6 +291,12 @@ std::map<std::string, at::Tensor> read_safetensors(const std::string& path) {
 // ------------------------------------------------------------------------------------------
 // save / verify / find
 
+std::string optimizer_shard_name(int rank, int world_size) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "optimizer-rank-%05d-of-%05d.safetensors", rank, world_size);
+  return buf;
+}
+
 std::string checkpoint_dir_name(int64_t step) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "step-%06lld", static_cast<long long>(step));
@@ -318,7 +324,9 @@ std::string save_checkpoint(const std::string& run_dir, const CheckpointContents
     fs::create_directory(tmp / "model");
     c.write_model((tmp / "model").string());
   }
-  write_safetensors((tmp / kOptimizerFile).string(), c.optimizer_state);
+  if (c.optimizer_file.empty() || c.optimizer_file.find('/') != std::string::npos)
+    throw Error("checkpoint: bad optimizer file name '" + c.optimizer_file + "'");
+  write_safetensors((tmp / c.optimizer_file).string(), c.optimizer_state);
   write_file_synced((tmp / kStateFile).string(), to_json(c.state).dump(2) + "\n");
   for (const auto& [rel, bytes] : c.files) {
     const fs::path rp(rel);
@@ -327,6 +335,7 @@ std::string save_checkpoint(const std::string& run_dir, const CheckpointContents
     fs::create_directories((tmp / rp).parent_path());
     write_file_synced((tmp / rp).string(), bytes);
   }
+  if (c.before_manifest) c.before_manifest(tmp.string());
   fsync_tree(tmp);  // the model writer's files too
 
   // MANIFEST last: its presence with a good trailer means every listed file was complete.
@@ -485,7 +494,31 @@ LoadedCheckpoint load_checkpoint(const std::string& dir) {
     throw Error(state_path + ": not valid JSON (" + e.what() + ")");
   }
   out.state = train_state_from_json(j, state_path);
-  out.optimizer_state = read_safetensors((fs::path(dir) / kOptimizerFile).string());
+  const fs::path single = fs::path(dir) / kOptimizerFile;
+  if (fs::exists(single, ec)) {
+    out.optimizer_state = read_safetensors(single.string());
+    return out;
+  }
+  // ZeRO-1 shards: all of optimizer-rank-*-of-W must be there (the MANIFEST vouched for each).
+  int world = -1;
+  std::vector<std::string> shards;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    int r = 0, w = 0;
+    const std::string name = e.path().filename().string();
+    if (std::sscanf(name.c_str(), "optimizer-rank-%d-of-%d.safetensors", &r, &w) != 2) continue;
+    if (world >= 0 && w != world) throw Error(dir + ": optimizer shards of different world sizes (" + name + ")");
+    world = w;
+    shards.push_back(e.path().string());
+  }
+  if (shards.empty()) throw Error(dir + ": no optimizer state (" + kOptimizerFile + " or optimizer-rank-* shards)");
+  if (int(shards.size()) != world)
+    throw Error(dir + ": " + std::to_string(shards.size()) + " optimizer shards, expected " + std::to_string(world));
+  for (int r = 0; r < world; ++r) {
+    const std::string path = (fs::path(dir) / optimizer_shard_name(r, world)).string();
+    if (!fs::exists(path, ec)) throw Error(path + ": optimizer shard missing");
+    for (auto& [k, t] : read_safetensors(path))
+      if (!out.optimizer_state.emplace(k, t).second) throw Error(path + ": '" + k + "' is also in another shard");
+  }
   return out;
 }
 

@@ -4,6 +4,8 @@
 //   model/                  HF-layout folder, written by the caller's write_model(dir)
 //   optimizer.safetensors   optimizer state (named tensors, e.g. AdamW::state_dict()); the
 //                           safetensors format, so Python's `safetensors` reads it too
+//   optimizer-rank-RRRRR-of-WWWWW.safetensors
+//                           instead, under ZeRO-1: each rank's shard (disjoint names)
 //   state.json              TrainState: step, data cursor, RNG states, config hash, world size
 //   <extra files>           e.g. config.resolved.yaml
 //   MANIFEST                one line per file: "<size> <sha256> <relative path>", sorted by path,
@@ -49,9 +51,16 @@ void restore_torch_rng_state_hex(const std::string& hex);  // throws principia::
 struct CheckpointContents {
   TrainState state;
   std::function<void(const std::string& model_dir)> write_model;  // optional; dir exists
-  std::map<std::string, at::Tensor> optimizer_state;               // optimizer.safetensors
+  std::map<std::string, at::Tensor> optimizer_state;               // written to optimizer_file
+  std::string optimizer_file = "optimizer.safetensors";
   std::vector<std::pair<std::string, std::string>> files;          // (relative path, bytes)
+  // Optional: called with the temp directory once the files above are in it, before the
+  // MANIFEST is made; other ranks add their optimizer shards there (ZeRO-1).
+  std::function<void(const std::string& tmp_dir)> before_manifest;
 };
+
+// "optimizer-rank-00001-of-00004.safetensors"
+std::string optimizer_shard_name(int rank, int world_size);
 
 std::string checkpoint_dir_name(int64_t step);  // "step-000100"
 
@@ -88,7 +97,7 @@ struct LoadedCheckpoint {
   std::string dir;
   std::string model_dir;  // dir/model ("" when the checkpoint has none)
   TrainState state;
-  std::map<std::string, at::Tensor> optimizer_state;  // CPU tensors
+  std::map<std::string, at::Tensor> optimizer_state;  // CPU tensors; ZeRO-1 shards merged
 };
 // Verifies, then reads state.json and optimizer.safetensors. Throws principia::Error.
 LoadedCheckpoint load_checkpoint(const std::string& dir);

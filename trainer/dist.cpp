@@ -12,6 +12,7 @@
 #endif
 
 #include <chrono>
+#include <map>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -19,6 +20,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "trainer/optimizer.h"
 
 namespace principia::trainer {
 namespace {
@@ -230,6 +232,56 @@ double Dist::all_reduce(double value, ReduceOp op) { return all_reduce(std::vect
 void Dist::barrier() {
   if (world_size() == 1) return;
   collective(*this, "barrier", [&] { impl_->pg->barrier()->wait(); });
+}
+
+std::string Dist::broadcast_string(const std::string& s, int root) {
+  if (world_size() == 1) return s;
+  auto len = torch::tensor({int64_t(s.size())}, torch::kLong);
+  std::vector<torch::Tensor> v{len};
+  broadcast(v, root);
+  auto bytes = torch::zeros({len.item<int64_t>()}, torch::kUInt8);
+  if (rank() == root) std::memcpy(bytes.data_ptr(), s.data(), s.size());
+  v = {bytes};
+  broadcast(v, root);
+  return std::string(static_cast<const char*>(bytes.data_ptr()), size_t(bytes.numel()));
+}
+
+void Dist::broadcast_from_owners(const std::vector<torch::Tensor>& params, const std::vector<int>& owners) {
+  if (world_size() == 1 || owners.empty()) return;
+  torch::NoGradGuard no_grad;
+  for (int owner = 0; owner < world_size(); ++owner) {
+    std::map<c10::ScalarType, std::vector<size_t>> by_dtype;
+    for (size_t i = 0; i < params.size(); ++i)
+      if (owners[i] == owner) by_dtype[params[i].scalar_type()].push_back(i);
+    for (const auto& [dtype, idx] : by_dtype) {
+      int64_t total = 0;
+      for (size_t i : idx) total += params[i].numel();
+      torch::Tensor flat;
+      if (rank() == owner) {
+        std::vector<torch::Tensor> parts;
+        for (size_t i : idx) parts.push_back(params[i].detach().reshape({-1}));
+        flat = torch::cat(parts);
+      } else {
+        flat = torch::empty({total}, params[idx[0]].options().requires_grad(false));
+      }
+      std::vector<torch::Tensor> v{flat};
+      broadcast(v, owner);
+      if (rank() == owner) continue;
+      int64_t offset = 0;
+      for (size_t i : idx) {
+        params[i].detach().copy_(flat.narrow(0, offset, params[i].numel()).view_as(params[i]));
+        offset += params[i].numel();
+      }
+    }
+  }
+}
+
+void Dist::optimizer_step(AdamW& optimizer, double lr) {
+  optimizer.step(lr);
+  if (!optimizer.sharded()) return;
+  std::vector<torch::Tensor> params;
+  for (const auto& p : optimizer.params()) params.push_back(p.tensor);
+  broadcast_from_owners(params, optimizer.owners());
 }
 
 // ---- bucketed gradient all-reduce, overlapping backward ----

@@ -20,6 +20,8 @@
 
 namespace principia::trainer {
 
+class AdamW;
+
 // Where this process sits in the job, read from the launcher's environment.
 struct DistEnv {
   int rank = 0;
@@ -67,6 +69,13 @@ class Dist {
   std::vector<double> all_reduce(std::vector<double> values, ReduceOp op);
   double all_reduce(double value, ReduceOp op);
   void barrier();
+  // Rank `root`'s string on every rank.
+  std::string broadcast_string(const std::string& s, int root = 0);
+  // ZeRO-1: once each rank has updated the parameters it owns (owners[i]), every rank receives
+  // them — one broadcast per owner and dtype, of the owner's parameters flattened.
+  void broadcast_from_owners(const std::vector<torch::Tensor>& params, const std::vector<int>& owners);
+  // optimizer.step(lr) and, when it is sharded (ZeRO-1), the owners' broadcasts.
+  void optimizer_step(AdamW& optimizer, double lr);
 
   // Gradient all-reduce in buckets of about `bucket_bytes`, launched as soon as every gradient
   // in a bucket has been accumulated during backward (hooks on the parameters' gradient

@@ -263,7 +263,7 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
         ctx.optimizer.zero_grad();
         continue;
       }
-      ctx.optimizer.step(lr);
+      ctx.dist.optimizer_step(ctx.optimizer, lr);  // ZeRO-1: each rank its shard, then broadcasts
       ctx.optimizer.zero_grad();
       loss_sum += mini_loss;
       grad_norm_sum += gn.norm;

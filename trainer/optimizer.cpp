@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 #include <sstream>
@@ -37,6 +38,7 @@ void AdamW::step(double lr) {
   torch::NoGradGuard no_grad;
   const double b1 = options_.beta1, b2 = options_.beta2;
   for (size_t i = 0; i < params_.size(); ++i) {
+    if (!owns(i)) continue;
     at::Tensor p = params_[i].tensor;
     const at::Tensor& grad = p.grad();
     if (!grad.defined()) continue;
@@ -57,6 +59,29 @@ void AdamW::step(double lr) {
   }
 }
 
+void AdamW::shard(int rank, std::vector<int> owners) {
+  if (owners.size() != params_.size()) throw Error("AdamW::shard: one owner per parameter expected");
+  owners_ = std::move(owners);
+  rank_ = rank;
+  for (size_t i = 0; i < params_.size(); ++i)
+    if (!owns(i)) state_[i] = State{};  // the memory ZeRO-1 saves
+}
+
+std::vector<int> balanced_owners(const std::vector<NamedParam>& params, int world_size) {
+  std::vector<size_t> order(params.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return params[a].tensor.numel() > params[b].tensor.numel(); });
+  std::vector<int64_t> load(size_t(std::max(1, world_size)), 0);
+  std::vector<int> owners(params.size(), 0);
+  for (size_t i : order) {
+    int r = int(std::min_element(load.begin(), load.end()) - load.begin());
+    owners[i] = r;
+    load[size_t(r)] += params[i].tensor.numel();
+  }
+  return owners;
+}
+
 void AdamW::zero_grad() {
   for (auto& p : params_) p.tensor.mutable_grad().reset();
 }
@@ -64,6 +89,7 @@ void AdamW::zero_grad() {
 std::map<std::string, at::Tensor> AdamW::state_dict() const {
   std::map<std::string, at::Tensor> out;
   for (size_t i = 0; i < params_.size(); ++i) {
+    if (!owns(i)) continue;
     const std::string& n = params_[i].name;
     out[n + ".exp_avg"] = state_[i].exp_avg;
     out[n + ".exp_avg_sq"] = state_[i].exp_avg_sq;
@@ -81,6 +107,7 @@ void AdamW::load_state_dict(const std::map<std::string, at::Tensor>& state) {
   };
   // Validate everything first so a bad state leaves the optimizer untouched.
   for (size_t i = 0; i < params_.size(); ++i) {
+    if (!owns(i)) continue;
     const std::string& n = params_[i].name;
     for (const char* k : {".exp_avg", ".exp_avg_sq"}) {
       const at::Tensor& t = get(n + k);
@@ -97,6 +124,7 @@ void AdamW::load_state_dict(const std::map<std::string, at::Tensor>& state) {
   }
   torch::NoGradGuard no_grad;
   for (size_t i = 0; i < params_.size(); ++i) {
+    if (!owns(i)) continue;
     const std::string& n = params_[i].name;
     state_[i].exp_avg.copy_(get(n + ".exp_avg"));
     state_[i].exp_avg_sq.copy_(get(n + ".exp_avg_sq"));

@@ -38,18 +38,27 @@ class AdamW {
  public:
   AdamW(std::vector<NamedParam> params, AdamWOptions options);
 
-  void step(double lr);
+  void step(double lr);  // updates the parameters this rank owns (all, unless sharded)
   void zero_grad();  // resets gradients to undefined (set_to_none)
+
+  // ZeRO-1: keep state for, and update, only the parameters with owners[i] == rank; the state
+  // of the others is freed. The caller broadcasts each updated parameter from its owner.
+  void shard(int rank, std::vector<int> owners);
+  bool sharded() const { return !owners_.empty(); }
+  bool owns(size_t i) const { return owners_.empty() || owners_[i] == rank_; }
+  const std::vector<int>& owners() const { return owners_; }  // empty: not sharded
 
   const std::vector<NamedParam>& params() const { return params_; }
   const AdamWOptions& options() const { return options_; }
 
   // The state as named tensors: "<param>.exp_avg", "<param>.exp_avg_sq" (fp32, param's shape),
   // "<param>.step" (int64 scalar) and, for non-fp32 parameters, "<param>.master" (fp32).
-  // Tensors alias the live state (clone to snapshot).
+  // Sharded: the owned parameters' entries only. Tensors alias the live state (clone to snapshot).
   std::map<std::string, at::Tensor> state_dict() const;
-  // Restores from state_dict() output; throws principia::Error naming a missing key or a
-  // shape mismatch (e.g. a checkpoint of another model).
+  // Restores from state_dict() output (sharded: the owned parameters' entries; others in
+  // `state` are ignored, so the union of any sharding's shards restores any other sharding);
+  // throws principia::Error naming a missing key or a shape mismatch (e.g. a checkpoint of
+  // another model).
   void load_state_dict(const std::map<std::string, at::Tensor>& state);
 
  private:
@@ -61,7 +70,13 @@ class AdamW {
   std::vector<NamedParam> params_;
   std::vector<State> state_;
   AdamWOptions options_;
+  std::vector<int> owners_;
+  int rank_ = 0;
 };
+
+// ZeRO-1 ownership: parameters by size, largest first, each to the rank holding the least so
+// far (ties: the lower rank), so ranks keep about equal shares of optimizer state. Deterministic.
+std::vector<int> balanced_owners(const std::vector<NamedParam>& params, int world_size);
 
 // Learning rate after `step` optimizer steps (0-based: the lr used by update number step + 1):
 //   warmup (step < W):  lr · (step + 1) / W

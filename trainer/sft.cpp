@@ -57,7 +57,7 @@ SftBatchResult sft_update(model::Transformer& model, AdamW& optimizer, const Jud
     optimizer.zero_grad();
     return r;
   }
-  optimizer.step(lr);
+  dist.optimizer_step(optimizer, lr);
   optimizer.zero_grad();
   return r;
 }

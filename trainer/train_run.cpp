@@ -143,6 +143,13 @@ void check_divisible(const config::Config& cfg, const std::string& key, int64_t 
                     " (batch sizes count items across all ranks)");
 }
 
+// ZeRO-1 (optim.zero_stage: 1, more than one rank): this rank keeps optimizer state for its
+// share of the parameters only.
+void maybe_shard(AdamW& optimizer, const config::Config& cfg, const Dist& dist) {
+  if (cfg.optim.zero_stage < 1 || dist.world_size() == 1) return;
+  optimizer.shard(dist.rank(), balanced_owners(optimizer.params(), dist.world_size()));
+}
+
 std::vector<torch::Tensor> tensors_of(const std::vector<NamedParam>& params) {
   std::vector<torch::Tensor> out;
   for (const auto& p : params) out.push_back(p.tensor);
@@ -290,6 +297,7 @@ int run(const config::Config& cfg, const RunOptions& options) {
     data::Loader loader(src, lo);
     config::OptimConfig sft_optim = cfg.optim;
     AdamW opt(named_params(*policy), AdamWOptions::from(cfg.optim));
+    maybe_shard(opt, cfg, *dist);
     auto grads = dist->grad_reducer(tensors_of(opt.params()), cfg.dist.bucket_mb << 20);
     Progress bar("sft", cfg.trainer.sft_steps, main_rank ? stdout : nullptr);
     double recent = 0;
@@ -341,6 +349,7 @@ int run(const config::Config& cfg, const RunOptions& options) {
   lo.prefetch = cfg.data.prefetch;
   data::Cursor start_cursor;
   AdamW optimizer(named_params(*policy), AdamWOptions::from(cfg.optim));
+  maybe_shard(optimizer, cfg, *dist);  // before loading: a checkpoint of any sharding restores it
   int64_t first_step = 0;
   if (!resume_dir.empty()) {
     optimizer.load_state_dict(ckpt.optimizer_state);
@@ -377,10 +386,26 @@ int run(const config::Config& cfg, const RunOptions& options) {
     c.write_model = save_model_dir;
     c.optimizer_state = optimizer.state_dict();
     c.files = {{"config.resolved.yaml", resolved}};
-    // Data-parallel ranks hold identical weights and optimizer state: rank 0 writes, the others
-    // wait so that nobody runs ahead of a checkpoint that might be needed.
-    std::string dir = main_rank ? save_checkpoint(run_dir, c, cfg.checkpoint.keep_last) : std::string();
-    dist->barrier();
+    // Data-parallel ranks hold identical weights: rank 0 writes the checkpoint. Under ZeRO-1
+    // every rank writes its optimizer shard into rank 0's temp directory before the MANIFEST
+    // (which then covers the shards too) is made.
+    const bool sharded = optimizer.sharded();
+    if (sharded) c.optimizer_file = optimizer_shard_name(dist->rank(), world);
+    auto write_own_shard = [&](const std::string& tmp_dir) {
+      if (!main_rank) write_safetensors(tmp_dir + "/" + c.optimizer_file, c.optimizer_state);
+    };
+    std::string dir;
+    if (main_rank) {
+      if (sharded) c.before_manifest = [&](const std::string& tmp_dir) {
+        dist->broadcast_string(tmp_dir);
+        dist->barrier();  // every shard is in tmp_dir
+      };
+      dir = save_checkpoint(run_dir, c, cfg.checkpoint.keep_last);
+    } else if (sharded) {
+      write_own_shard(dist->broadcast_string(""));
+      dist->barrier();
+    }
+    dist->barrier();  // nobody runs ahead of a checkpoint that might be needed
     return dir;
   };
 

@@ -2,6 +2,7 @@
 // length filter, prefetch not changing the sequence; both JSONL and HDF5 sources.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 
 #include "core/error.h"
@@ -142,6 +143,39 @@ TEST(Loader, CursorFromADifferentGeometryIsRejected) {
   Loader c(src, seeded);
   EXPECT_THROW(c.cursor_from_json(saved), Error);
   EXPECT_THROW(c.cursor_from_json(ordered_json::parse("{\"epoch\": 1}")), Error);
+}
+
+TEST(Loader, CursorFromAnotherWorldSizeContinuesTheGlobalOrder) {
+  auto src = std::make_shared<JsonlSource>(make_synth("loader_reshard", 40));
+  LoaderOptions two;
+  two.world_size = 2;
+  two.batch_size = 3;  // global batch 6
+  two.prefetch = 0;
+  std::vector<ordered_json> saved;
+  std::vector<int64_t> next_two;  // what the two ranks read after two batches, together
+  for (int r = 0; r < 2; ++r) {
+    LoaderOptions o = two;
+    o.rank = r;
+    Loader l(src, o);
+    l.next();
+    l.next();
+    saved.push_back(l.cursor_json());
+    for (int64_t i : l.next().indices) next_two.push_back(i);
+  }
+  EXPECT_EQ(saved[0], saved[1]);
+  LoaderOptions one = two;
+  one.world_size = 1;
+  one.batch_size = 6;
+  Loader resumed(src, one, saved[0]);
+  std::vector<int64_t> next_one = resumed.next().indices;
+  std::sort(next_one.begin(), next_one.end());
+  std::sort(next_two.begin(), next_two.end());
+  EXPECT_EQ(next_one, next_two);
+  // 12 items consumed: 5 ranks cannot split them.
+  LoaderOptions five = two;
+  five.world_size = 5;
+  Loader b(src, five);
+  EXPECT_THROW(b.cursor_from_json(saved[0]), Error);
 }
 
 TEST(Loader, LengthFilterUsesTheInjectedFunctionOrStoredLengths) {
