@@ -29,6 +29,7 @@
 #include "trainer/grpo_step.h"
 #include "trainer/metrics.h"
 #include "trainer/optimizer.h"
+#include "trainer/plan.h"
 #include "trainer/sft.h"
 
 namespace principia::trainer {
@@ -143,6 +144,19 @@ void check_divisible(const config::Config& cfg, const std::string& key, int64_t 
                     " (batch sizes count items across all ranks)");
 }
 
+// Preflight: room for one checkpoint before any heavy work, rather than a failed write hours
+// in: weights, AdamW's two fp32 moments, fp32 masters of non-fp32 weights, 10% slack.
+void check_room_for_checkpoint(const std::string& run_dir, int64_t params, config::DType dtype) {
+  const bool fp32 = dtype == config::DType::kFloat32;
+  const double need = double(params) * ((fp32 ? 4 : 2) + 8 + (fp32 ? 0 : 4)) * 1.1;
+  std::error_code ec;
+  const auto space = fs::space(run_dir, ec);
+  if (!ec && double(space.available) < need)
+    throw Error(run_dir + ": " + std::to_string(space.available >> 20) + " MiB free, a checkpoint of " +
+                std::to_string(params) + " parameters needs about " + std::to_string(int64_t(need) >> 20) +
+                " MiB (weights + optimizer state); free space or set run.output_dir elsewhere");
+}
+
 // ZeRO-1 (optim.zero_stage: 1, more than one rank): this rank keeps optimizer state for its
 // share of the parameters only.
 void maybe_shard(AdamW& optimizer, const config::Config& cfg, const Dist& dist) {
@@ -197,6 +211,12 @@ int run(const config::Config& cfg, const RunOptions& options) {
   if (const char* omp = std::getenv("OMP_NUM_THREADS"); omp && std::atoi(omp) > 0) threads = std::atoi(omp);
   at::set_num_threads(threads);
 
+  // A model initialised from the YAML shape is sized before the data and tokenizer are made.
+  if (options.mode != RunMode::kEval && cfg.model.path.empty()) {
+    const int64_t vocab = cfg.tokenizer.train ? cfg.tokenizer.train_vocab_size : cfg.model.vocab_size;
+    if (vocab > 0) check_room_for_checkpoint(run_dir, count_parameters(cfg.model, vocab).total, cfg.model.dtype);
+  }
+
   // ---- data, tokenizer, prompt format (rank 0 writes the run's files, the others then read) ----
   DataPaths paths;
   std::string tok_path = cfg.tokenizer.path;
@@ -241,18 +261,8 @@ int run(const config::Config& cfg, const RunOptions& options) {
   }
   log::info("model: ", model::model_config(*policy).num_parameters(), " parameters, vocabulary ",
             tok->vocab_size());
-  if (options.mode != RunMode::kEval) {
-    // Preflight: room for one checkpoint (weights + AdamW's two fp32 moments, 10% slack) before
-    // any training, rather than a failed write hours in.
-    const int64_t params = model::model_config(*policy).num_parameters();
-    const double need = double(params) * (cfg.model.dtype == config::DType::kFloat32 ? 4 : 2) * 1.1 +
-                        double(params) * 8 * 1.1;
-    std::error_code ec;
-    const auto space = fs::space(run_dir, ec);
-    if (!ec && double(space.available) < need)
-      throw Error(run_dir + ": " + std::to_string(space.available >> 20) + " MiB free, a checkpoint needs about " +
-                  std::to_string(int64_t(need) >> 20) + " MiB (weights + optimizer state)");
-  }
+  if (options.mode != RunMode::kEval)
+    check_room_for_checkpoint(run_dir, model::model_config(*policy).num_parameters(), cfg.model.dtype);
 
   std::vector<data::Record> eval_items;
   if (!paths.eval.empty()) eval_items = read_all(paths.eval, cfg.eval.max_items);

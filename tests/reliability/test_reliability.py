@@ -132,3 +132,25 @@ def test_max_bad_steps_in_a_row_stop_with_a_checkpoint_of_the_last_good_state(bi
     w2 = (ck / "step-000002" / "model" / "model.safetensors").read_bytes()
     w4 = (ck / "step-000004" / "model" / "model.safetensors").read_bytes()
     assert w2 == w4
+
+
+def test_preflight_refuses_a_disk_without_room_for_a_checkpoint(binary, tmp_path):
+    """The demo model (~0.85M parameters, ~11 MiB a checkpoint) on a 2 MiB tmpfs: one clear
+    message and exit 2 before the data, tokenizer or model are made."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
+    try:
+        run_dir = mnt / "run"
+        p = subprocess.run([binary, "train", str(harness.DEMO), f"run.output_dir={run_dir}"],
+                           capture_output=True, text=True, timeout=120)
+        assert p.returncode == 2, p.stdout + p.stderr
+        err = p.stderr.strip().splitlines()
+        assert len(err) == 1 and "MiB free, a checkpoint of" in err[0] and str(run_dir) in err[0], p.stderr
+        assert not (run_dir / "data").exists() and not (run_dir / "tokenizer").exists()
+    finally:
+        subprocess.run(["umount", str(mnt)], capture_output=True)
