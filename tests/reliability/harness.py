@@ -107,6 +107,62 @@ def kill_and_resume(binary, work, index, delay_s, digest, sig=signal.SIGKILL):
     return result
 
 
+# Two ranks (Gloo) need a batch that splits evenly.
+TWO_RANKS = ["rollout.batch_size=4", "trainer.sft_batch_size=4", "dist.timeout_s=60"]
+
+
+def start_ranks(binary, run_dir, extra=(), world=2):
+    """`world` ranks launched as torchrun would (RANK, WORLD_SIZE, MASTER_ADDR, ...)."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    procs = []
+    for rank in range(world):
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("RANK", "WORLD_SIZE", "LOCAL_", "MASTER_"))}
+        env.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE=str(world),
+                   MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), OMP_NUM_THREADS="1")
+        log = open(pathlib.Path(f"{run_dir}.rank{rank}.log"), "ab")
+        procs.append(subprocess.Popen(train_cmd(binary, run_dir, [*TWO_RANKS, *extra]), stdout=log,
+                                      stderr=subprocess.STDOUT, env=env))
+    return procs
+
+
+def two_rank_reference(binary, work):
+    ref = pathlib.Path(work) / "reference-2-ranks"
+    shutil.rmtree(ref, ignore_errors=True)
+    codes = [p.wait() for p in start_ranks(binary, ref)]
+    if codes != [0, 0]:
+        raise RuntimeError(f"uninterrupted 2-rank run failed: {codes}")
+    return final_digest(ref)
+
+
+def fault_one_of_two_ranks(binary, work, index, after_steps, digest, sig):
+    """Two ranks; after `after_steps` GRPO steps rank 1 gets `sig` (SIGTERM: both must stop at
+    the same step with exit 75; SIGKILL: rank 0 must fail its next collective, not hang); then
+    both resume with --resume auto and must end bitwise equal to the uninterrupted 2-rank run."""
+    run_dir = pathlib.Path(work) / f"ranks-{index:02d}"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    procs = start_ranks(binary, run_dir)
+    metrics = run_dir / "metrics.jsonl"
+    while procs[0].poll() is None and (not metrics.exists() or len(metrics.read_text().splitlines()) < after_steps):
+        time.sleep(0.01)
+    signalled = procs[1].poll() is None
+    if signalled:
+        procs[1].send_signal(sig)
+    t0 = time.monotonic()
+    codes = [p.wait() for p in procs]
+    stop_s = time.monotonic() - t0
+    resumed = [p.wait() for p in start_ranks(binary, run_dir, ["--resume", "auto"])]
+    result = {"index": index, "signal": signal.Signals(sig).name, "after_steps": after_steps,
+              "signalled": signalled, "exit_codes": codes, "stop_s": round(stop_s, 2), "resume_exit_codes": resumed}
+    if resumed != [0, 0]:
+        return {**result, "ok": False}
+    latest, d = final_digest(run_dir)
+    agreed = codes == [EXIT_PREEMPTED] * 2 if sig == signal.SIGTERM else (codes[0] not in (0, None) and codes[1] == -9)
+    return {**result, "final": latest, "ok": signalled and agreed and (latest, d) == digest}
+
+
 def moment(run_dir):
     """Where the run was when it died, from what it left behind."""
     ck = run_dir / "checkpoints"
@@ -146,12 +202,19 @@ def main():
             for i in range(5)]
     for r in term:
         print(json.dumps(r), flush=True)
-    (work / "results.json").write_text(json.dumps({"kills": results, "sigterm": term}, indent=1))
-    write_report(args, duration, results, term, missed)
-    return 0 if all(r["ok"] for r in results + term) else 1
+    digest2 = two_rank_reference(args.binary, work)
+    ranks = {sig: [fault_one_of_two_ranks(args.binary, work, 200 + 10 * int(sig) + i, rng.randint(1, 6), digest2, sig)
+                   for i in range(5)] for sig in (signal.SIGTERM, signal.SIGKILL)}
+    for rs in ranks.values():
+        for r in rs:
+            print(json.dumps(r), flush=True)
+    (work / "results.json").write_text(json.dumps({"kills": results, "sigterm": term,
+                                                   "two_ranks": {s.name: r for s, r in ranks.items()}}, indent=1))
+    write_report(args, duration, results, term, missed, ranks)
+    return 0 if all(r["ok"] for r in results + term + ranks[signal.SIGTERM] + ranks[signal.SIGKILL]) else 1
 
 
-def write_report(args, duration, kills, term, missed):
+def write_report(args, duration, kills, term, missed, ranks):
     def row(fault, injected, rs):
         ok = sum(r["ok"] for r in rs)
         codes = ", ".join(f"{c}: {n}" for c, n in sorted(
@@ -180,6 +243,16 @@ def write_report(args, duration, kills, term, missed):
     for phase, rs in sorted(phases.items()):
         lines.append(row(f"SIGKILL {phase}", "`kill -9` after a random delay", rs))
     lines.append(row("SIGTERM (preemption)", "`kill -TERM` after 1-6 GRPO steps (random): the run finishes the step, checkpoints, exits 75", term))
+    t, k = ranks[signal.SIGTERM], ranks[signal.SIGKILL]
+    lines.append(f"| SIGTERM to rank 1 of 2 (Gloo) | `kill -TERM` to one rank after 1-6 GRPO steps (random) | {len(t)} | "
+                 f"{sum(r['exit_codes'] == [EXIT_PREEMPTED] * 2 for r in t)}/{len(t)} both ranks stopped after the same "
+                 f"step with exit 75; {sum(r['ok'] for r in t)}/{len(t)} resumed on 2 ranks with final weights bitwise "
+                 "equal to the uninterrupted 2-rank run |")
+    lines.append(f"| SIGKILL of rank 1 of 2 (Gloo) | `kill -9` to one rank after 1-6 GRPO steps (random) | {len(k)} | "
+                 f"rank 0 failed its next collective with exit code "
+                 f"{', '.join(sorted({str(r['exit_codes'][0]) for r in k}))} after at most "
+                 f"{max(r['stop_s'] for r in k):.1f} s (dist.timeout_s = 60); {sum(r['ok'] for r in k)}/{len(k)} "
+                 "resumed on 2 ranks with final weights bitwise equal to the uninterrupted 2-rank run |")
     lines += [
         "",
         "Also tested in CI (tests/reliability/test_reliability.py, tests/unit/trainer/test_checkpoint.cpp):",
