@@ -7,7 +7,17 @@ find_package(nlohmann_json 3.10 REQUIRED)
 pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
 pkg_check_modules(UTF8PROC REQUIRED IMPORTED_TARGET libutf8proc)
 pkg_check_modules(SENTENCEPIECE REQUIRED IMPORTED_TARGET sentencepiece)
-find_package(HDF5 REQUIRED COMPONENTS C)
+# HDF5 through FindHDF5 (the h5cc wrapper when present); or, with PRINCIPIA_HDF5_PKG_CONFIG,
+# through Debian's hdf5-serial.pc, which honours PKG_CONFIG_SYSROOT_DIR (launch/gpu_check.sh
+# builds against packages unpacked in deps/ that way).
+option(PRINCIPIA_HDF5_PKG_CONFIG "Find HDF5 through pkg-config (hdf5-serial.pc)" OFF)
+if(PRINCIPIA_HDF5_PKG_CONFIG)
+  pkg_check_modules(HDF5_PC REQUIRED IMPORTED_TARGET hdf5-serial)
+  set(HDF5_C_LIBRARIES PkgConfig::HDF5_PC)
+  set(HDF5_INCLUDE_DIRS ${HDF5_PC_INCLUDE_DIRS})
+else()
+  find_package(HDF5 REQUIRED COMPONENTS C)
+endif()
 if(PRINCIPIA_TESTS)
   find_package(GTest REQUIRED)
   include(GoogleTest)

@@ -1,8 +1,10 @@
 // principia_bench_model: throughput of our transformer on a Hugging Face model directory.
-//   principia_bench_model train  MODEL_DIR BATCH SEQ STEPS THREADS
+//   principia_bench_model train  MODEL_DIR BATCH SEQ STEPS THREADS [DEVICE [DTYPE]]
 //       forward + backward of the next-token loss (token_logprobs), tokens/s = BATCH*SEQ/step
-//   principia_bench_model sample MODEL_DIR BATCH PROMPT_LEN NEW_TOKENS THREADS
+//   principia_bench_model sample MODEL_DIR BATCH PROMPT_LEN NEW_TOKENS THREADS [DEVICE [DTYPE]]
 //       batched sampling (temperature 1, no EOS stop), tokens/s = BATCH*NEW_TOKENS/run
+// DEVICE: cpu (default), cuda, cuda:N; DTYPE: float32 (default), bfloat16. On CUDA the clock
+// stops after a device synchronisation.
 // Prints one JSON line. Inputs are random ids from a fixed seed (the same as run_bench.py uses
 // is not required: throughput does not depend on the ids). bench/model/run_bench.py runs this
 // and transformers side by side.
@@ -14,6 +16,7 @@
 
 #include "core/error.h"
 #include "model/generation.h"
+#include "model/pretrained.h"
 #include "model/token_logprobs.h"
 #include "model/transformer.h"
 #include "model/weights.h"
@@ -26,21 +29,28 @@ static double seconds_since(Clock::time_point t0) {
 }
 
 int main(int argc, char** argv) {
-  if (argc != 7) {
-    std::fprintf(stderr, "usage: principia_bench_model train|sample MODEL_DIR B T N THREADS\n");
+  if (argc < 7 || argc > 9) {
+    std::fprintf(stderr, "usage: principia_bench_model train|sample MODEL_DIR B T N THREADS [DEVICE [DTYPE]]\n");
     return 2;
   }
   try {
     const std::string mode = argv[1];
     const int64_t B = std::stoll(argv[3]), T = std::stoll(argv[4]), N = std::stoll(argv[5]);
     at::set_num_threads(std::stoi(argv[6]));
-    auto m = load_pretrained(argv[2]);
+    LoadOptions load;
+    if (argc > 7) load.device = argv[7];
+    if (argc > 8) load.dtype = argv[8];
+    auto m = load_pretrained(argv[2], load);
+    const torch::Device device(load.device);
+    auto sync = [&] {
+      if (device.is_cuda()) torch::cuda::synchronize();
+    };
     const int64_t V = m->config().vocab_size;
     torch::manual_seed(0);
     if (mode == "train") {
       m->train();
       auto step = [&] {
-        torch::Tensor ids = torch::randint(0, V, {B, T + 1}, torch::kLong);
+        torch::Tensor ids = torch::randint(0, V, {B, T + 1}, torch::TensorOptions(torch::kLong).device(device));
         torch::Tensor h = m->hidden_states(ids.narrow(1, 0, T));
         torch::Tensor loss =
             -token_logprobs(h, m->head_weight(), ids.narrow(1, 1, T), 2048).logprobs.mean();
@@ -51,6 +61,7 @@ int main(int argc, char** argv) {
       step();  // warm-up
       auto t0 = Clock::now();
       for (int64_t i = 0; i < N; ++i) step();
+      sync();
       double s = seconds_since(t0);
       std::printf("{\"mode\": \"train\", \"tokens_per_s\": %.2f, \"seconds\": %.3f}\n",
                   B * T * N / s, s);
@@ -66,8 +77,10 @@ int main(int argc, char** argv) {
       SamplingOptions warm = o;
       warm.max_new_tokens = 4;
       generate(*m, reqs, warm);
+      sync();
       auto t0 = Clock::now();
       auto out = generate(*m, reqs, o);
+      sync();
       double s = seconds_since(t0);
       int64_t tokens = 0;
       for (const auto& g : out) tokens += static_cast<int64_t>(g.ids.size());

@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""Model throughput: principia (LibTorch, C++) vs Hugging Face transformers, same weights, CPU.
+"""Model throughput: principia (LibTorch, C++) vs Hugging Face transformers, same weights.
 
 One invocation does both: builds a random Qwen3-shaped model of ~30M parameters with
 transformers, saves it, times transformers' forward+backward and generate() in this process,
 runs build/bench/model/principia_bench_model on the saved directory, prints the ratios and
-records them in bench/RESULTS.md under "## Model (CPU)".
+records them in bench/RESULTS.md under "## Model (CPU)" (or "## Model (CUDA)" with --device cuda).
 
   .venv/bin/python bench/model/run_bench.py --build-dir build-model [--threads 2] [--no-write]
+  python3 bench/model/run_bench.py --device cuda --dtype bfloat16 ...   (a GPU machine)
 """
 import argparse
 import datetime
@@ -33,12 +34,17 @@ def qwen3_30m():
         max_position_embeddings=2048, rope_theta=1000000.0, bos_token_id=1, eos_token_id=2)
 
 
-def hf_train(model, batch, seq, steps):
+def sync(device):
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def hf_train(model, batch, seq, steps, device="cpu"):
     model.train()
     g = torch.Generator().manual_seed(0)
 
     def step():
-        ids = torch.randint(0, model.config.vocab_size, (batch, seq + 1), generator=g)
+        ids = torch.randint(0, model.config.vocab_size, (batch, seq + 1), generator=g).to(device)
         out = model(input_ids=ids[:, :seq], labels=None)
         # The same loss as ours: mean next-token NLL over every position.
         loss = torch.nn.functional.cross_entropy(
@@ -48,30 +54,34 @@ def hf_train(model, batch, seq, steps):
         return loss.item()
 
     step()
+    sync(device)
     t0 = time.perf_counter()
     for _ in range(steps):
         step()
+    sync(device)
     s = time.perf_counter() - t0
     return batch * seq * steps / s, s
 
 
-def hf_sample(model, batch, prompt_len, new_tokens):
+def hf_sample(model, batch, prompt_len, new_tokens, device="cpu"):
     model.eval()
     g = torch.Generator().manual_seed(0)
-    ids = torch.randint(3, model.config.vocab_size, (batch, prompt_len), generator=g)
+    ids = torch.randint(3, model.config.vocab_size, (batch, prompt_len), generator=g).to(device)
     kw = dict(do_sample=True, temperature=1.0, top_p=1.0, top_k=0, eos_token_id=None,
               pad_token_id=0)
     with torch.inference_mode():
         model.generate(ids, max_new_tokens=4, min_new_tokens=4, **kw)
+        sync(device)
         t0 = time.perf_counter()
         out = model.generate(ids, max_new_tokens=new_tokens, min_new_tokens=new_tokens, **kw)
+        sync(device)
         s = time.perf_counter() - t0
     n = (out.shape[1] - prompt_len) * batch
     return n / s, s
 
 
-def ours(binary, mode, model_dir, a, b, c, threads):
-    p = subprocess.run([str(binary), mode, str(model_dir), str(a), str(b), str(c), str(threads)],
+def ours(binary, mode, model_dir, a, b, c, threads, device="cpu", dtype="float32"):
+    p = subprocess.run([str(binary), mode, str(model_dir), str(a), str(b), str(c), str(threads), device, dtype],
                        capture_output=True, text=True)
     if p.returncode != 0:
         sys.exit(f"{binary} {mode} failed:\n{p.stderr}")
@@ -88,10 +98,9 @@ def cpu_name():
     return platform.processor() or "unknown CPU"
 
 
-def write_results(section):
+def write_results(section, head):
     path = ROOT / "bench" / "RESULTS.md"
     text = path.read_text() if path.exists() else "# Benchmarks\n"
-    head = "## Model (CPU)"
     start = text.find(head)
     if start < 0:
         text = text.rstrip("\n") + "\n\n" + section
@@ -112,6 +121,8 @@ def main():
     ap.add_argument("--sample-batch", type=int, default=16)
     ap.add_argument("--prompt-len", type=int, default=32)
     ap.add_argument("--new-tokens", type=int, default=128)
+    ap.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    ap.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     binary = pathlib.Path(args.build_dir) / "bench" / "model" / "principia_bench_model"
@@ -122,28 +133,32 @@ def main():
     cfg = qwen3_30m()
     model = transformers.Qwen3ForCausalLM(cfg).float()
     n_params = sum(p.numel() for p in model.parameters())
+    dev, dt = args.device, args.dtype
     with tempfile.TemporaryDirectory() as tmp:
         model.save_pretrained(tmp)
+        model = model.to(device=dev, dtype=getattr(torch, dt))
         results = {}
         tb, ts, tn = args.train_batch, args.train_seq, args.train_steps
-        results["train_hf"] = hf_train(model, tb, ts, tn)[0]
-        results["train_ours"] = ours(binary, "train", tmp, tb, ts, tn, args.threads)["tokens_per_s"]
+        results["train_hf"] = hf_train(model, tb, ts, tn, dev)[0]
+        results["train_ours"] = ours(binary, "train", tmp, tb, ts, tn, args.threads, dev, dt)["tokens_per_s"]
         sb, pl, nt = args.sample_batch, args.prompt_len, args.new_tokens
-        results["sample_hf"] = hf_sample(model, sb, pl, nt)[0]
-        results["sample_ours"] = ours(binary, "sample", tmp, sb, pl, nt, args.threads)["tokens_per_s"]
+        results["sample_hf"] = hf_sample(model, sb, pl, nt, dev)[0]
+        results["sample_ours"] = ours(binary, "sample", tmp, sb, pl, nt, args.threads, dev, dt)["tokens_per_s"]
     train_ratio = results["train_ours"] / results["train_hf"]
     sample_ratio = results["sample_ours"] / results["sample_hf"]
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     cmd = "python bench/model/run_bench.py " + " ".join(sys.argv[1:])
+    head = "## Model (CUDA)" if dev.startswith("cuda") else "## Model (CPU)"
+    where = (f"{torch.cuda.get_device_name()}, CUDA {torch.version.cuda}, host " if dev.startswith("cuda") else "")
     lines = [
-        "## Model (CPU)",
+        head,
         "",
         f"Qwen3-shaped model, {n_params / 1e6:.1f}M parameters (hidden 384, 10 layers, 6 heads / "
-        f"2 KV heads, head_dim 64, vocab 32000, tied), fp32, random weights made and saved by "
+        f"2 KV heads, head_dim 64, vocab 32000, tied), {dt} on {dev}, random weights made and saved by "
         f"transformers and loaded by both. {args.threads} threads each "
         f"(torch.set_num_threads / at::set_num_threads).",
         "",
-        f"- Machine: {cpu_name()}, {os.cpu_count()} cores (1-min load average at the end "
+        f"- Machine: {where}{cpu_name()}, {os.cpu_count()} cores (1-min load average at the end "
         f"{os.getloadavg()[0]:.1f}: the machine is shared, so figures are noisy); "
         f"torch {torch.__version__}, "
         f"transformers {transformers.__version__}",
@@ -161,7 +176,7 @@ def main():
     section = "\n".join(lines)
     print(section)
     if not args.no_write:
-        print(f"written to {write_results(section)}")
+        print(f"written to {write_results(section, head)}")
 
 
 if __name__ == "__main__":
