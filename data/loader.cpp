@@ -181,6 +181,10 @@ Cursor Loader::cursor_from_json(const ordered_json& j) const {
                   std::to_string(consumed) + " items of the epoch, which " + std::to_string(options_.world_size) +
                   " ranks cannot split evenly; resume with world size " + std::to_string(saved_world));
     c.position = consumed / options_.world_size;
+    // Each world size drops a different remainder of the epoch (per-rank shares are equal), so
+    // the continuation is exact up to the end of this epoch; past this world size's share, the
+    // next epoch starts.
+    if (c.position >= per_rank_) c = Cursor{c.epoch + 1, 0};
     log::info("data cursor: saved with world size ", saved_world, ", resuming with ", options_.world_size,
               ": epoch ", c.epoch, ", item ", consumed, " of the epoch's order");
   }

@@ -502,10 +502,12 @@ LoadedCheckpoint load_checkpoint(const std::string& dir) {
   // ZeRO-1 shards: all of optimizer-rank-*-of-W must be there (the MANIFEST vouched for each).
   int world = -1;
   std::vector<std::string> shards;
-  for (const auto& e : fs::directory_iterator(dir)) {
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
     int r = 0, w = 0;
     const std::string name = e.path().filename().string();
-    if (std::sscanf(name.c_str(), "optimizer-rank-%d-of-%d.safetensors", &r, &w) != 2) continue;
+    if (std::sscanf(name.c_str(), "optimizer-rank-%d-of-%d.safetensors", &r, &w) != 2 || r < 0 || w < 1 ||
+        name != optimizer_shard_name(r, w))
+      continue;
     if (world >= 0 && w != world) throw Error(dir + ": optimizer shards of different world sizes (" + name + ")");
     world = w;
     shards.push_back(e.path().string());

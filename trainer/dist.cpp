@@ -173,11 +173,11 @@ std::unique_ptr<Dist> Dist::create(const config::DistConfig& cfg, const DistEnv&
 }
 
 namespace {
-template <class F> void collective(const Dist& d, const char* what, F&& f) {
+template <class F> void collective(const Dist& d, const std::string& what, F&& f) {
   try {
     f();
   } catch (const std::exception& e) {
-    throw Error(std::string("dist: ") + what + " failed on rank " + std::to_string(d.rank()) + " of " +
+    throw Error("dist: " + what + " failed on rank " + std::to_string(d.rank()) + " of " +
                 std::to_string(d.world_size()) + " (a peer rank exited or timed out; see its log): " +
                 first_line(e.what()));
   }
@@ -232,6 +232,34 @@ double Dist::all_reduce(double value, ReduceOp op) { return all_reduce(std::vect
 void Dist::barrier() {
   if (world_size() == 1) return;
   collective(*this, "barrier", [&] { impl_->pg->barrier()->wait(); });
+}
+
+void Dist::on_rank0(const std::string& what, const std::function<void()>& work) {
+  if (world_size() == 1) {
+    work();
+    return;
+  }
+  const std::string key = "on_rank0/" + std::to_string(rank0_calls_++);
+  if (is_main()) {
+    try {
+      work();
+    } catch (...) {
+      try {
+        impl_->store->set(key, std::vector<uint8_t>{0});
+      } catch (const std::exception&) {
+      }
+      throw;
+    }
+    collective(*this, what + " (done signal)", [&] { impl_->store->set(key, std::vector<uint8_t>{1}); });
+    return;
+  }
+  std::vector<uint8_t> status;
+  collective(*this, "waiting for rank 0's " + what, [&] {
+    impl_->store->wait({key}, std::chrono::hours(24 * 7));
+    status = impl_->store->get(key);
+  });
+  if (status.empty() || status[0] != 1)
+    throw Error("dist: rank 0 failed during " + what + " (see its log); rank " + std::to_string(rank()) + " stops");
 }
 
 std::string Dist::broadcast_string(const std::string& s, int root) {
@@ -289,9 +317,18 @@ namespace {
 
 class BucketedGradReducer final : public Dist::GradReducer {
  public:
-  BucketedGradReducer(Dist& dist, c10::intrusive_ptr<c10d::Backend> pg, std::vector<torch::Tensor> params,
+  BucketedGradReducer(Dist& dist, c10::intrusive_ptr<c10d::Backend> pg, const std::vector<torch::Tensor>& params,
                       int64_t bucket_bytes)
-      : dist_(dist), pg_(std::move(pg)), params_(std::move(params)) {
+      : dist_(dist), pg_(std::move(pg)) {
+    // Only parameters that accumulate gradients take part (frozen ones have no accumulator).
+    std::vector<c10::intrusive_ptr<torch::autograd::Node>> accumulators;
+    for (const auto& p : params) {
+      if (!p.requires_grad()) continue;
+      auto acc = torch::autograd::impl::grad_accumulator(p);
+      if (!acc) continue;
+      params_.push_back(p);
+      accumulators.push_back(acc);
+    }
     // Gradients become ready roughly in reverse registration order (the head first), so buckets
     // are cut from the back; a new bucket also starts where dtype or device changes.
     bucket_of_.assign(params_.size(), -1);
@@ -305,36 +342,44 @@ class BucketedGradReducer final : public Dist::GradReducer {
       buckets_.back().bytes += bytes;
       bucket_of_[size_t(i)] = int64_t(buckets_.size()) - 1;
     }
-    for (size_t i = 0; i < params_.size(); ++i) {
-      auto acc = torch::autograd::impl::grad_accumulator(params_[i]);
-      if (!acc) continue;
-      hooks_.push_back({acc, acc->add_post_hook(std::make_unique<torch::autograd::utils::LambdaPostHook>(
-                                 [this, i](const torch::autograd::variable_list& outputs,
-                                           const torch::autograd::variable_list&) {
-                                   on_ready(i);
-                                   return outputs;
-                                 }))});
+    try {
+      for (size_t i = 0; i < params_.size(); ++i)
+        hooks_.push_back({accumulators[i],
+                          accumulators[i]->add_post_hook(std::make_unique<torch::autograd::utils::LambdaPostHook>(
+                              [this, i](const torch::autograd::variable_list& outputs,
+                                        const torch::autograd::variable_list&) {
+                                on_ready(i);
+                                return outputs;
+                              }))});
+    } catch (...) {
+      remove_hooks();  // no hook may outlive this half-built reducer
+      throw;
     }
   }
 
-  ~BucketedGradReducer() override {
-    for (auto& [node, key] : hooks_) node->del_post_hook(key);
-  }
+  ~BucketedGradReducer() override { remove_hooks(); }
 
   void arm() override {
     std::lock_guard lock(mu_);
+    reset();
     armed_ = true;
-    next_launch_ = 0;
-    for (auto& b : buckets_) b.ready = 0, b.work.reset(), b.flat = torch::Tensor();
   }
 
   void finish() override {
     {
       std::lock_guard lock(mu_);
+      if (!armed_) reset();  // finish() alone: every bucket is launched here
       armed_ = false;
       // Buckets with a parameter that got no gradient are launched now, still in order.
       while (next_launch_ < buckets_.size()) launch(next_launch_++);
     }
+    // Which parameters got a gradient on some rank: the others stay without one, as at world
+    // size 1 (AdamW skips them) instead of receiving zeros.
+    auto had_grad = torch::zeros({int64_t(params_.size())}, torch::kFloat);
+    for (size_t i = 0; i < params_.size(); ++i)
+      if (params_[i].grad().defined()) had_grad[int64_t(i)] = 1;
+    dist_.all_reduce(had_grad, ReduceOp::kMax);
+    auto any_grad = had_grad.accessor<float, 1>();
     for (auto& b : buckets_) {
       collective(dist_, "gradient all_reduce", [&] { b.work->wait(); });
       int64_t offset = 0;
@@ -342,7 +387,8 @@ class BucketedGradReducer final : public Dist::GradReducer {
         auto& p = params_[i];
         auto slice = b.flat.narrow(0, offset, p.numel()).view_as(p);
         offset += p.numel();
-        if (p.grad().defined()) p.mutable_grad().copy_(slice);
+        if (any_grad[int64_t(i)] == 0) p.mutable_grad().reset();
+        else if (p.grad().defined()) p.mutable_grad().copy_(slice);
         else p.mutable_grad() = slice.clone();
       }
       b.flat = torch::Tensor();
@@ -360,6 +406,16 @@ class BucketedGradReducer final : public Dist::GradReducer {
     torch::Tensor flat;
     c10::intrusive_ptr<c10d::Work> work;
   };
+
+  void reset() {
+    next_launch_ = 0;
+    for (auto& b : buckets_) b.ready = 0, b.work.reset(), b.flat = torch::Tensor();
+  }
+
+  void remove_hooks() {
+    for (auto& [node, key] : hooks_) node->del_post_hook(key);
+    hooks_.clear();
+  }
 
   void on_ready(size_t param) {
     std::lock_guard lock(mu_);

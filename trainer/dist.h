@@ -12,6 +12,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -69,6 +70,10 @@ class Dist {
   std::vector<double> all_reduce(std::vector<double> values, ReduceOp op);
   double all_reduce(double value, ReduceOp op);
   void barrier();
+  // Runs `work` on rank 0 alone (evaluation, writing the run's files, a checkpoint) while the
+  // others wait for it through the store: not bounded by dist.timeout_s, which such work may
+  // exceed, but failing at once if rank 0 fails or exits. Every rank calls it, in the same order.
+  void on_rank0(const std::string& what, const std::function<void()>& work);
   // Rank `root`'s string on every rank.
   std::string broadcast_string(const std::string& s, int root = 0);
   // ZeRO-1: once each rank has updated the parameters it owns (owners[i]), every rank receives
@@ -95,6 +100,7 @@ class Dist {
   explicit Dist(DistEnv env);
   DistEnv env_;
   std::string backend_name_ = "none";
+  int64_t rank0_calls_ = 0;
   std::unique_ptr<Impl> impl_;
 };
 

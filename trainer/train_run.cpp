@@ -220,13 +220,12 @@ int run(const config::Config& cfg, const RunOptions& options) {
   // ---- data, tokenizer, prompt format (rank 0 writes the run's files, the others then read) ----
   DataPaths paths;
   std::string tok_path = cfg.tokenizer.path;
-  for (int pass = 0; pass < 2; ++pass) {
-    if ((pass == 0) == main_rank) {
-      paths = prepare_data(cfg, run_dir);
-      if (cfg.tokenizer.train) tok_path = train_tokenizer(cfg, run_dir, paths.train);
-    }
-    if (pass == 0) dist->barrier();
-  }
+  auto prepare = [&] {
+    paths = prepare_data(cfg, run_dir);
+    if (cfg.tokenizer.train) tok_path = train_tokenizer(cfg, run_dir, paths.train);
+  };
+  dist->on_rank0("data and tokenizer preparation", prepare);
+  if (!main_rank) prepare();  // finds rank 0's files
   if (tok_path.empty()) tok_path = cfg.model.path;
   std::shared_ptr<const tokenizer::Tokenizer> tok = tokenizer::load_tokenizer(tok_path);
   JudgeFormat format = JudgeFormat::from_config(cfg, tok);
@@ -234,10 +233,11 @@ int run(const config::Config& cfg, const RunOptions& options) {
 
   // ---- resume point ----
   std::string resume_dir;
-  for (int pass = 0; pass < 2; ++pass) {  // rank 0 first: --resume auto removes torn checkpoints
-    if (!options.resume.empty() && (pass == 0) == main_rank) resume_dir = resolve_resume(run_dir, options.resume);
-    if (pass == 0) dist->barrier();
-  }
+  auto resolve = [&] {
+    if (!options.resume.empty()) resume_dir = resolve_resume(run_dir, options.resume);
+  };
+  dist->on_rank0("finding the checkpoint to resume", resolve);  // first: it removes torn ones
+  if (!main_rank) resolve();
   LoadedCheckpoint ckpt;
   if (!resume_dir.empty()) {
     ckpt = load_checkpoint(resume_dir);
@@ -269,14 +269,15 @@ int run(const config::Config& cfg, const RunOptions& options) {
   EvalOptions eval_options = EvalOptions::from(cfg);
   std::vector<std::pair<std::string, EvalSummary>> table;
   auto run_eval = [&](const std::string& label, const std::string& name) {
-    // On rank 0 only; the others wait at their next collective (dist.timeout_s bounds an eval).
-    if (eval_items.empty() || !main_rank) return;
-    auto t0 = std::chrono::steady_clock::now();
-    auto e = evaluate(*policy, format, reward, eval_items, eval_options);
-    write_eval(run_dir, name, e);
-    table.emplace_back(label, EvalSummary::of(e));
-    log::info("eval ", label, ": ", eval_items.size(), " items in ",
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), "s");
+    if (eval_items.empty()) return;
+    dist->on_rank0("evaluation " + label, [&] {  // rank 0 evaluates, the others wait
+      auto t0 = std::chrono::steady_clock::now();
+      auto e = evaluate(*policy, format, reward, eval_items, eval_options);
+      write_eval(run_dir, name, e);
+      table.emplace_back(label, EvalSummary::of(e));
+      log::info("eval ", label, ": ", eval_items.size(), " items in ",
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), "s");
+    });
   };
 
   if (options.mode == RunMode::kEval) {
@@ -332,9 +333,10 @@ int run(const config::Config& cfg, const RunOptions& options) {
     run_eval("sft", "step-sft");
   }
   if (options.mode == RunMode::kSft) {
-    save_model_dir(run_dir + "/sft-model");
-    if (main_rank) print_table(table);
-    dist->barrier();
+    dist->on_rank0("writing the SFT model", [&] {
+      save_model_dir(run_dir + "/sft-model");
+      print_table(table);
+    });
     return 0;
   }
 
@@ -343,8 +345,7 @@ int run(const config::Config& cfg, const RunOptions& options) {
   std::shared_ptr<model::Transformer> reference;
   if (cfg.algorithm.kl_coef > 0) {
     std::string ref_dir = run_dir + "/reference";
-    if (resume_dir.empty()) save_model_dir(ref_dir);
-    dist->barrier();
+    if (resume_dir.empty()) dist->on_rank0("writing the reference model", [&] { save_model_dir(ref_dir); });
     reference = model::load_pretrained(ref_dir, load);
     for (auto& p : reference->parameters()) p.set_requires_grad(false);
   }
@@ -363,6 +364,7 @@ int run(const config::Config& cfg, const RunOptions& options) {
   int64_t first_step = 0;
   if (!resume_dir.empty()) {
     optimizer.load_state_dict(ckpt.optimizer_state);
+    ckpt.optimizer_state.clear();  // every rank read all shards; keep only what it owns
     first_step = ckpt.state.step;
   }
   std::unique_ptr<data::Loader> loader_probe = std::make_unique<data::Loader>(src, [&] { auto l = lo; l.prefetch = 0; return l; }());
@@ -396,26 +398,35 @@ int run(const config::Config& cfg, const RunOptions& options) {
     c.write_model = save_model_dir;
     c.optimizer_state = optimizer.state_dict();
     c.files = {{"config.resolved.yaml", resolved}};
-    // Data-parallel ranks hold identical weights: rank 0 writes the checkpoint. Under ZeRO-1
-    // every rank writes its optimizer shard into rank 0's temp directory before the MANIFEST
-    // (which then covers the shards too) is made.
+    // Data-parallel ranks hold identical weights: rank 0 writes the checkpoint while the others
+    // wait (nobody runs ahead of a checkpoint that might be needed). Under ZeRO-1 every rank
+    // first writes its optimizer shard (fsynced) to a staging folder; rank 0 moves the shards
+    // into the checkpoint before its MANIFEST, which then covers them too.
     const bool sharded = optimizer.sharded();
-    if (sharded) c.optimizer_file = optimizer_shard_name(dist->rank(), world);
-    auto write_own_shard = [&](const std::string& tmp_dir) {
-      if (!main_rank) write_safetensors(tmp_dir + "/" + c.optimizer_file, c.optimizer_state);
-    };
-    std::string dir;
-    if (main_rank) {
-      if (sharded) c.before_manifest = [&](const std::string& tmp_dir) {
-        dist->broadcast_string(tmp_dir);
-        dist->barrier();  // every shard is in tmp_dir
-      };
-      dir = save_checkpoint(run_dir, c, cfg.checkpoint.keep_last);
-    } else if (sharded) {
-      write_own_shard(dist->broadcast_string(""));
+    const std::string staging = run_dir + "/.optimizer-shards-" + std::to_string(step);
+    if (sharded) {
+      c.optimizer_file = optimizer_shard_name(dist->rank(), world);
+      if (main_rank) {
+        for (const auto& e : fs::directory_iterator(run_dir))  // left by a run killed mid-write
+          if (e.path().filename().string().rfind(".optimizer-shards-", 0) == 0) fs::remove_all(e.path());
+        fs::create_directories(staging);
+      }
       dist->barrier();
+      if (!main_rank) write_safetensors(staging + "/" + c.optimizer_file, c.optimizer_state);
+      dist->barrier();  // every shard is staged
+      c.before_manifest = [&](const std::string& tmp_dir) {
+        for (int r = 1; r < world; ++r) {
+          const std::string name = optimizer_shard_name(r, world);
+          if (!fs::exists(staging + "/" + name)) throw Error(staging + "/" + name + ": optimizer shard missing");
+          rename_durable(staging + "/" + name, tmp_dir + "/" + name);
+        }
+      };
     }
-    dist->barrier();  // nobody runs ahead of a checkpoint that might be needed
+    std::string dir;
+    dist->on_rank0("writing checkpoint step-" + std::to_string(step), [&] {
+      dir = save_checkpoint(run_dir, c, cfg.checkpoint.keep_last);
+      if (sharded) fs::remove_all(staging);
+    });
     return dir;
   };
 
@@ -435,7 +446,8 @@ int run(const config::Config& cfg, const RunOptions& options) {
       std::string dir = checkpoint(step + 1);
       throw Error("stopping: " + std::to_string(ctx.bad_steps_in_a_row) +
                   " steps in a row had a non-finite loss or gradient (trainer.max_bad_steps = " +
-                  std::to_string(cfg.trainer.max_bad_steps) + "); " + dir +
+                  std::to_string(cfg.trainer.max_bad_steps) + "); " +
+                  (dir.empty() ? "rank 0's checkpoint of step " + std::to_string(step + 1) : dir) +
                   " holds the last good weights");
     }
     if ((step + 1) % cfg.log.every == 0 || step + 1 == cfg.trainer.max_steps) write_metrics(step + 1, m);

@@ -171,6 +171,23 @@ TEST(Loader, CursorFromAnotherWorldSizeContinuesTheGlobalOrder) {
   std::sort(next_one.begin(), next_one.end());
   std::sort(next_two.begin(), next_two.end());
   EXPECT_EQ(next_one, next_two);
+  // Past the new world size's share of the epoch: the next epoch starts.
+  {
+    auto ten = std::make_shared<JsonlSource>(make_synth("loader_reshard_tail", 10));
+    LoaderOptions o1;
+    o1.batch_size = 4;
+    o1.prefetch = 0;
+    Loader l(ten, o1);
+    l.next();
+    l.next();  // 8 of 10 consumed
+    LoaderOptions o4 = o1;
+    o4.world_size = 4;
+    o4.batch_size = 1;
+    Loader l4(ten, o4);  // 2 items per rank per epoch
+    Cursor c = l4.cursor_from_json(l.cursor_json());
+    EXPECT_EQ(c.epoch, 1);
+    EXPECT_EQ(c.position, 0);
+  }
   // 12 items consumed: 5 ranks cannot split them.
   LoaderOptions five = two;
   five.world_size = 5;
