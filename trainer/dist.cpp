@@ -262,18 +262,6 @@ void Dist::on_rank0(const std::string& what, const std::function<void()>& work) 
     throw Error("dist: rank 0 failed during " + what + " (see its log); rank " + std::to_string(rank()) + " stops");
 }
 
-std::string Dist::broadcast_string(const std::string& s, int root) {
-  if (world_size() == 1) return s;
-  auto len = torch::tensor({int64_t(s.size())}, torch::kLong);
-  std::vector<torch::Tensor> v{len};
-  broadcast(v, root);
-  auto bytes = torch::zeros({len.item<int64_t>()}, torch::kUInt8);
-  if (rank() == root) std::memcpy(bytes.data_ptr(), s.data(), s.size());
-  v = {bytes};
-  broadcast(v, root);
-  return std::string(static_cast<const char*>(bytes.data_ptr()), size_t(bytes.numel()));
-}
-
 void Dist::broadcast_from_owners(const std::vector<torch::Tensor>& params, const std::vector<int>& owners) {
   if (world_size() == 1 || owners.empty()) return;
   torch::NoGradGuard no_grad;

@@ -74,8 +74,6 @@ class Dist {
   // others wait for it through the store: not bounded by dist.timeout_s, which such work may
   // exceed, but failing at once if rank 0 fails or exits. Every rank calls it, in the same order.
   void on_rank0(const std::string& what, const std::function<void()>& work);
-  // Rank `root`'s string on every rank.
-  std::string broadcast_string(const std::string& s, int root = 0);
   // ZeRO-1: once each rank has updated the parameters it owns (owners[i]), every rank receives
   // them — one broadcast per owner and dtype, of the owner's parameters flattened.
   void broadcast_from_owners(const std::vector<torch::Tensor>& params, const std::vector<int>& owners);
