@@ -60,7 +60,8 @@ int run_validate(const Argv& argv) {
 }
 
 const CommandSpec kSynthSpec{
-    "principia data synth --n N --seed S --out X.jsonl [--candidates K] [--split train|eval|all]",
+    "principia data synth --n N --seed S --out X.jsonl [--candidates K] [--split train|eval|all]\n"
+    "                   [--first-index I]",
     "Writes N items of the synthetic principle-following task: principles over ten countable\n"
     "attributes in five dimensions (content, structure, logic, style, tone) with a polarity\n"
     "(more / fewer is better), tiny texts over a closed vocabulary, gold scores computed from\n"
@@ -70,7 +71,9 @@ const CommandSpec kSynthSpec{
      {"--seed", "S", "seed (default 0)"},
      {"--out", "X.jsonl", "output file (required)"},
      {"--candidates", "K", "responses per item, 2..5 (default 3)"},
-     {"--split", "NAME", "train (default), eval or all"}},
+     {"--split", "NAME", "train (default), eval or all"},
+     {"--first-index", "I", "index of the first item (default 0): items I..I+N-1, e.g. new items\n"
+                            "of the training principles for evaluation"}},
     0,
     0};
 
@@ -84,6 +87,8 @@ int run_synth(const Argv& argv) {
   o.seed = static_cast<uint64_t>(seed);
   o.candidates = static_cast<int>(a.get_int("--candidates", 3));
   o.split = data::parse_synth_split(a.get("--split", "train"));
+  o.first_index = a.get_int("--first-index", 0);
+  if (o.first_index < 0) throw UsageError("--first-index must be >= 0", kSynthSpec.help_text());
   std::string out = a.require("--out");
   int64_t n = data::write_synth_jsonl(o, out);
   std::printf("wrote %lld %s items to %s\n", static_cast<long long>(n),

@@ -21,6 +21,7 @@ enum class KlEstimator { kK1, kK2, kK3 };
 enum class LossAgg { kTokenMean, kSeqMeanTokenMean, kSeqMeanTokenSum, kSeqMeanTokenSumNorm };
 enum class Schedule { kConstant, kCosine, kLinear };
 enum class Backend { kAuto, kNccl, kGloo };
+enum class SynthEvalPrinciples { kHeldOut, kTrained, kAll };
 
 template <class E> struct EnumNames;
 template <> struct EnumNames<DType> {
@@ -41,6 +42,9 @@ template <> struct EnumNames<Schedule> {
 };
 template <> struct EnumNames<Backend> {
   static constexpr std::array<const char*, 3> kNames{"auto", "nccl", "gloo"};
+};
+template <> struct EnumNames<SynthEvalPrinciples> {
+  static constexpr std::array<const char*, 3> kNames{"held_out", "trained", "all"};
 };
 template <class E> const char* enum_name(E e) { return EnumNames<E>::kNames[static_cast<size_t>(e)]; }
 
@@ -135,10 +139,14 @@ struct SynthConfig {
   int64_t train_items = 2000;
   int64_t eval_items = 200;
   int64_t candidates = 4;
+  // Eval items under the held-out principles (generalisation to new principles), under the
+  // trained ones (new items: indices after the training items), or under all.
+  SynthEvalPrinciples eval_principles = SynthEvalPrinciples::kHeldOut;
   template <class V> void visit(V& v) {
     v("train_items", train_items, at_least(1));
     v("eval_items", eval_items, at_least(1));
     v("candidates", candidates, between(2, 5));  // distinct levels of five
+    v("eval_principles", eval_principles);
   }
 };
 

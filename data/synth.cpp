@@ -299,6 +299,31 @@ int synth_level(int attribute, std::string_view prompt, std::string_view respons
   return std::min(count, 4);
 }
 
+std::vector<std::string> synth_evidence(int attribute, std::string_view prompt,
+                                        std::string_view response) {
+  std::vector<std::string> out;
+  if (attribute == kLength) return out;  // words are counted, not quoted
+  const std::string topic = attribute == kTopic ? topic_of(prompt) : "";
+  for (auto t : tokens(response)) {
+    const std::string w = bare(t);
+    int n = 0;
+    switch (attribute) {
+      case kTopic: n = !topic.empty() && w == topic; break;
+      case kNumbers:
+        n = !w.empty() && std::all_of(w.begin(), w.end(), [](char c) {
+          return std::isdigit(static_cast<unsigned char>(c));
+        });
+        break;
+      case kList: n = t == "-"; break;
+      case kExclaim: n = static_cast<int>(std::count(t.begin(), t.end(), '!')); break;
+      default: n = in(unit_words(attribute), w); break;
+    }
+    for (int i = 0; i < n && out.size() < 4; ++i)
+      out.push_back(attribute == kExclaim ? "!" : attribute == kList ? "-" : w);
+  }
+  return out;
+}
+
 int synth_score(const SynthPrinciple& p, std::string_view prompt, std::string_view response) {
   int level = synth_level(p.attribute, prompt, response);
   return p.more ? 1 + level : 5 - level;
@@ -369,12 +394,14 @@ Record synth_record(const SynthOptions& options, int64_t index) {
 
 int64_t write_synth_jsonl(const SynthOptions& options, const std::string& path) {
   if (options.n < 1) throw Error("synth: --n must be at least 1");
+  if (options.first_index < 0) throw Error("synth: --first-index must be >= 0");
   // Streamed to PATH.tmp, then renamed: memory stays O(1) for millions of items.
   std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) throw Error(tmp + ": cannot open for writing");
-    for (int64_t i = 0; i < options.n; ++i) out << record_to_line(synth_record(options, i)) << '\n';
+    for (int64_t i = 0; i < options.n; ++i)
+      out << record_to_line(synth_record(options, options.first_index + i)) << '\n';
     out.flush();
     if (!out) throw Error(tmp + ": write failed (disk full?)");
   }

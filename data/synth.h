@@ -42,6 +42,7 @@ struct SynthOptions {
   uint64_t seed = 0;
   int candidates = 3;  // 2..5 (levels are distinct among five)
   SynthSplit split = SynthSplit::kTrain;
+  int64_t first_index = 0;  // items first_index .. first_index + n - 1
 };
 
 struct SynthPrinciple {
@@ -61,6 +62,11 @@ const SynthPrinciple& synth_principle(std::string_view id);  // throws principia
 
 // The attribute's level (0..4) of `response` for a prompt (topic = the prompt's last word).
 int synth_level(int attribute, std::string_view prompt, std::string_view response);
+// The units the level counts, as they appear in `response` (at most 4; empty for length, whose
+// words are counted rather than quoted): the SFT rationale quotes them so that counting becomes
+// copying and then counting a short local list.
+std::vector<std::string> synth_evidence(int attribute, std::string_view prompt,
+                                        std::string_view response);
 // The gold score (1..5) of `response` under a principle.
 int synth_score(const SynthPrinciple& p, std::string_view prompt, std::string_view response);
 

@@ -124,7 +124,9 @@ std::string sft_reasoning(const data::Record& record, const prompt::RenderedProm
     std::string s = data::synth_attributes()[size_t(p.attribute)] + (p.more ? " more:" : " fewer:");
     for (const auto& [shown_name, real] : rendered.mapping) {
       const auto& text = record.responses[size_t(record.index_of(real))].second;
-      s += " " + shown_name + " " + std::to_string(data::synth_level(p.attribute, record.prompt, text));
+      s += " " + shown_name;
+      for (const auto& unit : data::synth_evidence(p.attribute, record.prompt, text)) s += " " + unit;
+      s += " = " + std::to_string(data::synth_level(p.attribute, record.prompt, text)) + ";";
     }
     return s;
   } catch (const Error&) {

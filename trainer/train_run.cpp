@@ -57,11 +57,19 @@ DataPaths prepare_data(const config::Config& cfg, const std::string& run_dir) {
   }
   if (!fs::exists(p.eval)) {
     o.n = cfg.data.synth_config.eval_items;
-    o.split = data::SynthSplit::kEval;
+    switch (cfg.data.synth_config.eval_principles) {
+      case config::SynthEvalPrinciples::kHeldOut: o.split = data::SynthSplit::kEval; break;
+      case config::SynthEvalPrinciples::kTrained:
+        o.split = data::SynthSplit::kTrain;
+        o.first_index = cfg.data.synth_config.train_items;  // after the training items
+        break;
+      case config::SynthEvalPrinciples::kAll: o.split = data::SynthSplit::kAll; break;
+    }
     data::write_synth_jsonl(o, p.eval);
   }
   log::info("synthetic task: ", p.train, " (", cfg.data.synth_config.train_items, " items), ", p.eval,
-            " (", cfg.data.synth_config.eval_items, " held-out-principle items)");
+            " (", cfg.data.synth_config.eval_items, " eval items, principles: ",
+            config::enum_name(cfg.data.synth_config.eval_principles), ")");
   return p;
 }
 

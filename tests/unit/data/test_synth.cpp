@@ -63,6 +63,46 @@ TEST(Synth, LevelsAreCountedFromText) {
   EXPECT_EQ(synth_score(fewer, prompt, "nothing here"), 5);
 }
 
+TEST(Synth, EvidenceQuotesTheCountedUnitsInOrder) {
+  const int kTopic = 0, kNumbers = 1, kList = 2, kLength = 3, kSteps = 5, kExclaim = 6;
+  std::string prompt = "tell me about the ocean";
+  using V = std::vector<std::string>;
+  EXPECT_EQ(synth_evidence(kTopic, prompt, "the ocean is calm Ocean!"), (V{"ocean", "ocean"}));
+  EXPECT_EQ(synth_evidence(kNumbers, prompt, "3 cats and 12 dogs"), (V{"3", "12"}));
+  EXPECT_EQ(synth_evidence(kList, prompt, "- red cat - big dog"), (V{"-", "-"}));
+  EXPECT_EQ(synth_evidence(kSteps, prompt, "then the cat first sleeps"), (V{"then", "first"}));
+  EXPECT_EQ(synth_evidence(kExclaim, prompt, "wow! so! many! marks! here!"), (V(4, "!")));  // capped
+  EXPECT_TRUE(synth_evidence(kLength, prompt, "a b c d e").empty());  // counted, not quoted
+  // The quoted units are what the level counts, on real items of every principle.
+  SynthOptions o;
+  o.split = SynthSplit::kAll;
+  for (int64_t i = 0; i < 200; ++i) {
+    Record r = synth_record(o, i);
+    const SynthPrinciple& p = synth_principle(r.category);
+    if (p.attribute == kLength) continue;
+    for (const auto& [name, text] : r.responses)
+      EXPECT_EQ(int(synth_evidence(p.attribute, r.prompt, text).size()),
+                synth_level(p.attribute, r.prompt, text))
+          << r.id << " " << name << ": " << text;
+  }
+}
+
+TEST(Synth, FirstIndexGivesLaterItemsOfTheSameStream) {
+  auto dir = testing::temp_dir("data_synth_first_index");
+  SynthOptions o;
+  o.n = 5;
+  o.first_index = 100;
+  std::vector<Record> got;
+  write_synth_jsonl(o, (dir / "s.jsonl").string());
+  read_records_checked((dir / "s.jsonl").string(), {}, false, 5,
+                       [&](Record&& r, const LinePosition&) { got.push_back(std::move(r)); });
+  ASSERT_EQ(got.size(), 5u);
+  for (int64_t i = 0; i < 5; ++i) EXPECT_EQ(got[size_t(i)].id, synth_record(o, 100 + i).id);
+  EXPECT_EQ(got[0].id, "synth-s0-train-100");
+  o.first_index = -1;
+  EXPECT_THROW(write_synth_jsonl(o, (dir / "t.jsonl").string()), Error);
+}
+
 TEST(Synth, RecordsAreValidTinyAndReproducible) {
   for (SynthSplit split : {SynthSplit::kTrain, SynthSplit::kEval, SynthSplit::kAll}) {
     for (int k : {2, 3, 4, 5}) {
