@@ -275,6 +275,21 @@ const SynthPrinciple& synth_principle(std::string_view id) {
   throw Error("unknown synthetic principle \"" + std::string(id) + "\"");
 }
 
+// How many units of `attribute` one whitespace token carries (never called for length).
+static int units_in(int attribute, const std::string& topic, std::string_view token) {
+  const std::string w = bare(token);
+  switch (attribute) {
+    case kTopic: return !topic.empty() && w == topic;
+    case kNumbers:
+      return !w.empty() && std::all_of(w.begin(), w.end(), [](char c) {
+        return std::isdigit(static_cast<unsigned char>(c));
+      });
+    case kList: return token == "-";
+    case kExclaim: return static_cast<int>(std::count(token.begin(), token.end(), '!'));
+    default: return in(unit_words(attribute), w);
+  }
+}
+
 int synth_level(int attribute, std::string_view prompt, std::string_view response) {
   auto toks = tokens(response);
   int count = 0;
@@ -282,20 +297,8 @@ int synth_level(int attribute, std::string_view prompt, std::string_view respons
     for (auto t : toks) count += is_word(t);
     return length_level(count);
   }
-  std::string topic = attribute == kTopic ? topic_of(prompt) : "";
-  for (auto t : toks) {
-    std::string w = bare(t);
-    switch (attribute) {
-      case kTopic: count += !topic.empty() && w == topic; break;
-      case kNumbers:
-        count += !w.empty() && std::all_of(w.begin(), w.end(),
-                                           [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
-        break;
-      case kList: count += t == "-"; break;
-      case kExclaim: count += static_cast<int>(std::count(t.begin(), t.end(), '!')); break;
-      default: count += in(unit_words(attribute), w); break;
-    }
-  }
+  const std::string topic = attribute == kTopic ? topic_of(prompt) : "";
+  for (auto t : toks) count += units_in(attribute, topic, t);
   return std::min(count, 4);
 }
 
@@ -305,21 +308,9 @@ std::vector<std::string> synth_evidence(int attribute, std::string_view prompt,
   if (attribute == kLength) return out;  // words are counted, not quoted
   const std::string topic = attribute == kTopic ? topic_of(prompt) : "";
   for (auto t : tokens(response)) {
-    const std::string w = bare(t);
-    int n = 0;
-    switch (attribute) {
-      case kTopic: n = !topic.empty() && w == topic; break;
-      case kNumbers:
-        n = !w.empty() && std::all_of(w.begin(), w.end(), [](char c) {
-          return std::isdigit(static_cast<unsigned char>(c));
-        });
-        break;
-      case kList: n = t == "-"; break;
-      case kExclaim: n = static_cast<int>(std::count(t.begin(), t.end(), '!')); break;
-      default: n = in(unit_words(attribute), w); break;
-    }
+    const int n = units_in(attribute, topic, t);
     for (int i = 0; i < n && out.size() < 4; ++i)
-      out.push_back(attribute == kExclaim ? "!" : attribute == kList ? "-" : w);
+      out.push_back(attribute == kExclaim ? "!" : attribute == kList ? "-" : bare(t));
   }
   return out;
 }
