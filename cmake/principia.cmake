@@ -37,7 +37,7 @@ endfunction()
 
 # principia_test(NAME SOURCES... DEPS... LABELS...) — one GoogleTest binary, its cases under ctest.
 function(principia_test name)
-  cmake_parse_arguments(A "" "TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(A "RUN_SERIAL" "TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
   if(NOT A_TIMEOUT)
     set(A_TIMEOUT 300)
   endif()
@@ -48,6 +48,6 @@ function(principia_test name)
   # Fixtures that live beside a test's sources. Not __FILE__: ccache's CCACHE_BASEDIR makes it relative.
   target_compile_definitions(${name} PRIVATE PRINCIPIA_TEST_SOURCE_DIR="${CMAKE_CURRENT_SOURCE_DIR}")
   gtest_discover_tests(${name}
-    PROPERTIES LABELS "${A_LABELS}" TIMEOUT ${A_TIMEOUT}
+    PROPERTIES LABELS "${A_LABELS}" TIMEOUT ${A_TIMEOUT} RUN_SERIAL ${A_RUN_SERIAL}
     DISCOVERY_TIMEOUT 60)
 endfunction()
