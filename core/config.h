@@ -202,7 +202,13 @@ struct RewardComponentConfig {
 
 struct RewardConfig {
   std::vector<RewardComponentConfig> components;  // default: format 0.15 + weighted_pair 0.85
-  template <class V> void visit(V& v) { v("components", components); }
+  // true: a judgment that is not format-valid (the format_valid_rate test) gets 0 from every
+  // component but `format`, so an invalid ranking costs the accuracy reward too.
+  bool require_valid_format = false;
+  template <class V> void visit(V& v) {
+    v("components", components);
+    v("require_valid_format", require_valid_format);
+  }
 };
 
 struct AlgorithmConfig {
@@ -312,6 +318,7 @@ struct EvalConfig {
   int64_t samples = 1;        // n samples per item (1 with greedy)
   bool greedy = true;
   int64_t max_new_tokens = 0; // 0 = rollout.max_new_tokens
+  bool write_judgments = false;  // every judgment to RUN/eval/<name>.judgments.jsonl
   template <class V> void visit(V& v) {
     v("every", every, at_least(0));
     v("data", data);
@@ -319,6 +326,7 @@ struct EvalConfig {
     v("samples", samples, at_least(1));
     v("greedy", greedy);
     v("max_new_tokens", max_new_tokens, at_least(0));
+    v("write_judgments", write_judgments);
   }
 };
 

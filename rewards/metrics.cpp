@@ -7,6 +7,17 @@
 
 namespace principia::rewards {
 
+bool is_format_valid(const Judgment& judgment, const Gold& gold, const RewardInput& in) {
+  return judgment.json_parsed && in.covered == gold.size() && judgment.scores.size() == gold.size() &&
+         judgment.invalid_scores.empty() && judgment.ranking_is_permutation;
+}
+
+bool is_format_valid(const Judgment& judgment, const Gold& gold) {
+  RewardInput in;
+  align(judgment, gold, &in);
+  return is_format_valid(judgment, gold, in);
+}
+
 void MetricSums::add(const Judgment& judgment, const Gold& gold) {
   thread_local RewardInput in;
   align(judgment, gold, &in);
@@ -15,10 +26,7 @@ void MetricSums::add(const Judgment& judgment, const Gold& gold) {
   ++judgments;
   if (judgment.json_parsed) ++json_parsed;
   if (judgment.used_bracket_extraction) ++bracket_extraction;
-  if (judgment.json_parsed && in.covered == gold.size() &&
-      judgment.scores.size() == gold.size() && judgment.invalid_scores.empty() &&
-      judgment.ranking_is_permutation)
-    ++format_valid;
+  if (is_format_valid(judgment, gold, in)) ++format_valid;
 
   for (size_t a = 0; a < g.size(); ++a)
     for (size_t b = a + 1; b < g.size(); ++b) {

@@ -21,8 +21,14 @@
 #include "core/jsonl.h"
 #include "rewards/gold.h"
 #include "rewards/judgment.h"
+#include "rewards/reward_input.h"
 
 namespace principia::rewards {
+
+// The format_valid_rate test for one judgment (real names) against its gold; `aligned` is
+// align(judgment, gold) when the caller already has it.
+bool is_format_valid(const Judgment& judgment, const Gold& gold);
+bool is_format_valid(const Judgment& judgment, const Gold& gold, const RewardInput& aligned);
 
 struct MetricSums {
   int64_t judgments = 0;

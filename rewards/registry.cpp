@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/text.h"
+#include "rewards/metrics.h"
 #include "rewards/components/components.h"
 
 namespace principia::rewards {
@@ -157,7 +158,9 @@ ComponentFn make_component(const std::string& name, const nlohmann::json& params
   throw Error(where, key_path + ".name", msg);
 }
 
-CompositeReward::CompositeReward(const std::vector<config::RewardComponentConfig>& components) {
+CompositeReward::CompositeReward(const std::vector<config::RewardComponentConfig>& components,
+                                 bool require_valid_format)
+    : require_valid_format_(require_valid_format) {
   if (components.empty()) throw Error("reward.components: the list is empty");
   for (size_t i = 0; i < components.size(); ++i) {
     const auto& c = components[i];
@@ -170,6 +173,7 @@ CompositeReward::CompositeReward(const std::vector<config::RewardComponentConfig
       throw Error(c.where, path + ".weight", "must be a finite number >= 0");
     fns_.push_back(make_component(c.name, c.params, path, c.where));
     names_.push_back(c.name);
+    is_format_.push_back(c.name == "format");
     weights_.push_back(c.weight);
     weight_sum_ += c.weight;
   }
@@ -183,9 +187,10 @@ void CompositeReward::score(const Judgment& judgment, const Gold& gold,
   thread_local RewardInput scratch;  // aligned scores; keeps the hot path allocation-free
   align(judgment, gold, &scratch);
   out->values.resize(fns_.size());
+  const bool gated = require_valid_format_ && !is_format_valid(judgment, gold, scratch);
   double total = 0;
   for (size_t i = 0; i < fns_.size(); ++i) {
-    out->values[i] = fns_[i](scratch);
+    out->values[i] = gated && !is_format_[i] ? 0.0 : fns_[i](scratch);
     total += weights_[i] * out->values[i];
   }
   out->total = total / weight_sum_;

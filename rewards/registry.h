@@ -36,8 +36,9 @@ struct RewardBreakdown {
 class CompositeReward {
  public:
   // Throws principia::Error for an empty list, an unknown or repeated name, bad params or
-  // weights that sum to 0.
-  explicit CompositeReward(const std::vector<config::RewardComponentConfig>& components);
+  // weights that sum to 0. `require_valid_format`: config::RewardConfig's.
+  explicit CompositeReward(const std::vector<config::RewardComponentConfig>& components,
+                           bool require_valid_format = false);
 
   const std::vector<std::string>& names() const { return names_; }
   const std::vector<double>& weights() const { return weights_; }  // as configured
@@ -55,6 +56,8 @@ class CompositeReward {
   std::vector<double> weights_;
   double weight_sum_ = 0;
   std::vector<ComponentFn> fns_;
+  std::vector<bool> is_format_;  // the `format` component: kept for an invalid judgment
+  bool require_valid_format_ = false;
 };
 
 }  // namespace principia::rewards

@@ -20,14 +20,16 @@ EvalOptions EvalOptions::from(const config::Config& cfg) {
   o.temperature = cfg.rollout.temperature;
   o.top_p = cfg.rollout.top_p;
   o.seed = uint64_t(cfg.run.seed);
+  o.write_judgments = cfg.eval.write_judgments;
   return o;
 }
 
 ordered_json evaluate(model::Transformer& model, const JudgeFormat& format,
                       const rewards::CompositeReward& reward, const std::vector<data::Record>& items,
-                      const EvalOptions& options) {
+                      const EvalOptions& options, std::vector<ordered_json>* judgments_out) {
   struct Pending {
     size_t item;
+    int64_t sample;
     rewards::NameMapping mapping;
   };
   rewards::EvalMetrics metrics;
@@ -59,15 +61,28 @@ ordered_json evaluate(model::Transformer& model, const JudgeFormat& format,
       rewards::Gold gold = gold_of(items[pending[n].item]);
       metrics.add(j, gold);
       reward.score(j, gold, &breakdown);
-      if (samples.size() < kSamplesKept) {
+      if (samples.size() < kSamplesKept || judgments_out) {
+        ordered_json mapping = ordered_json::object();
+        for (const auto& [shown, real] : pending[n].mapping) mapping[shown] = real;
         ordered_json sample;
         sample["id"] = items[pending[n].item].id;
         sample["output"] = text;
-        ordered_json mapping = ordered_json::object();
-        for (const auto& [shown, real] : pending[n].mapping) mapping[shown] = real;
         sample["mapping"] = mapping;
         sample["reward"] = breakdown.total;
-        samples.push_back(std::move(sample));
+        if (samples.size() < kSamplesKept) samples.push_back(sample);
+        if (judgments_out) {
+          ordered_json all;
+          all["id"] = items[pending[n].item].id;
+          all["sample"] = pending[n].sample;
+          all["output"] = text;
+          all["mapping"] = std::move(mapping);
+          all["format_valid"] = rewards::is_format_valid(j, gold);
+          all["reward"] = breakdown.total;
+          ordered_json components = ordered_json::object();
+          for (size_t c = 0; c < reward.names().size(); ++c) components[reward.names()[c]] = breakdown.values[c];
+          all["components"] = std::move(components);
+          judgments_out->push_back(std::move(all));
+        }
       }
       total_sum += breakdown.total;
       for (size_t c = 0; c < component_sums.size(); ++c) component_sums[c] += breakdown.values[c];
@@ -84,7 +99,7 @@ ordered_json evaluate(model::Transformer& model, const JudgeFormat& format,
       auto ids = format.prompt_ids(rendered);
       requests.push_back({std::vector<int64_t>(ids.begin(), ids.end()),
                           Rng::derive(options.seed, {0xe7a1ULL, i, uint64_t(s)}).next()});
-      pending.push_back({i, rendered.mapping});
+      pending.push_back({i, s, rendered.mapping});
       if (int64_t(requests.size()) >= options.batch) flush();
     }
   }
@@ -131,8 +146,14 @@ std::string eval_table(const std::vector<std::pair<std::string, EvalSummary>>& r
   return out;
 }
 
-void write_eval(const std::string& run_dir, const std::string& name, const ordered_json& eval) {
+void write_eval(const std::string& run_dir, const std::string& name, const ordered_json& eval,
+                const std::vector<ordered_json>* judgments) {
   std::filesystem::create_directories(run_dir + "/eval");
+  if (judgments) {
+    std::string lines;
+    for (const auto& j : *judgments) lines += j.dump() + "\n";
+    write_file_atomic(run_dir + "/eval/" + name + ".judgments.jsonl", lines);
+  }
   write_file_atomic(run_dir + "/eval/" + name + ".json", eval.dump(2) + "\n");
   write_file_atomic(run_dir + "/eval/" + name + ".md",
                     "# eval " + name + "\n\n" + eval_table({{name, EvalSummary::of(eval)}}));

@@ -27,14 +27,17 @@ struct EvalOptions {
   double top_p = 1.0;
   int64_t batch = 64;           // sequences generated together
   uint64_t seed = 0;
+  bool write_judgments = false;  // every judgment to RUN/eval/<name>.judgments.jsonl
   static EvalOptions from(const config::Config& cfg);
 };
 
 // {"items", "judgments", "metrics": EvalMetrics json, "reward": {"total": .., <component>: ..},
 //  "samples": [{"id", "output", "mapping", "reward"}, ...] (the first 8 judgments verbatim)}
+// With `judgments`, every judgment is appended to it: {"id", "sample", "output", "mapping",
+// "format_valid", "reward", "components": {<component>: ..}}.
 ordered_json evaluate(model::Transformer& model, const JudgeFormat& format,
                       const rewards::CompositeReward& reward, const std::vector<data::Record>& items,
-                      const EvalOptions& options);
+                      const EvalOptions& options, std::vector<ordered_json>* judgments = nullptr);
 
 // The headline numbers of an evaluation, for tables and logs.
 struct EvalSummary {
@@ -46,7 +49,9 @@ struct EvalSummary {
 // A markdown table: one row per (label, summary).
 std::string eval_table(const std::vector<std::pair<std::string, EvalSummary>>& rows);
 
-// Writes RUN/eval/<name>.json and RUN/eval/<name>.md.
-void write_eval(const std::string& run_dir, const std::string& name, const ordered_json& eval);
+// Writes RUN/eval/<name>.json and RUN/eval/<name>.md, and RUN/eval/<name>.judgments.jsonl
+// when `judgments` is given.
+void write_eval(const std::string& run_dir, const std::string& name, const ordered_json& eval,
+                const std::vector<ordered_json>* judgments = nullptr);
 
 }  // namespace principia::trainer

@@ -144,12 +144,20 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
   const double reward_s = seconds_since(t);
 
   // ---- 4. Old-policy and reference log-probs on the sampled tokens ----
+  // On-policy (one epoch, one mini-batch, KL not folded into the reward): the policy has not
+  // moved since the rollout when the only update's forward runs, so that forward's detached
+  // log-probs are the old ones (TRL does the same for num_iterations = 1). This saves one
+  // forward pass over the batch.
   t = Clock::now();
   const double temperature = cfg.rollout.temperature;
-  double entropy_sum = 0;
-  auto old_logp = logprobs_no_grad(ctx.policy, seqs, alg.micro_batch_tokens, temperature, &entropy_sum);
-  std::vector<torch::Tensor> ref_logp;
   const bool use_kl = alg.kl_coef > 0 && ctx.reference != nullptr;
+  const int64_t W = ctx.dist.world_size(), local_items = int64_t(items.size()), global_items = local_items * W;
+  const int64_t items_per_mini = alg.mini_batch > 0 ? std::min<int64_t>(alg.mini_batch, global_items) : global_items;
+  const bool on_policy = alg.ppo_epochs == 1 && items_per_mini == global_items && !(use_kl && alg.kl_in_reward);
+  double entropy_sum = 0;
+  std::vector<torch::Tensor> old_logp;
+  if (!on_policy) old_logp = logprobs_no_grad(ctx.policy, seqs, alg.micro_batch_tokens, temperature, &entropy_sum);
+  std::vector<torch::Tensor> ref_logp;
   if (use_kl) ref_logp = logprobs_no_grad(*ctx.reference, seqs, alg.micro_batch_tokens, temperature);
   const double reference_s = seconds_since(t);
 
@@ -170,7 +178,6 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
   // per-group modes give the same values either way.
   torch::Tensor rewards_all = ctx.dist.all_gather(rewards_t);
   Advantages adv = compute_advantages(ctx.dist.all_gather(shaped), alg.advantage, alg.adv_eps);
-  const int64_t local_items = int64_t(items.size());
   torch::Tensor adv_flat =
       adv.values.narrow(0, int64_t(ctx.dist.rank()) * local_items, local_items).flatten().contiguous();
 
@@ -180,8 +187,6 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
   // Mini-batches are cut from one shuffle of the GLOBAL batch (the same on every rank), so W
   // ranks update on exactly the mini-batches one rank would. data::Loader shards by
   // interleaving: this rank's item j is the global batch's item j * W + rank.
-  const int64_t W = ctx.dist.world_size(), global_items = local_items * W;
-  const int64_t items_per_mini = alg.mini_batch > 0 ? std::min<int64_t>(alg.mini_batch, global_items) : global_items;
   const ClipOptions clip = ClipOptions::from(alg);
   const torch::Device device = ctx.policy.device();
   double loss_sum = 0, pg_sum = 0, kl_sum = 0, ent_sum = 0, grad_norm_sum = 0;
@@ -223,9 +228,15 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
         if (k + 1 == mbs.size()) ctx.grads.arm();
         std::vector<const Sequence*> rows;
         for (size_t n : mb) rows.push_back(&seqs[n]);
-        auto cur = response_logprobs(ctx.policy, rows, temperature, alg.entropy_coef > 0);
+        auto cur = response_logprobs(ctx.policy, rows, temperature, alg.entropy_coef > 0 || on_policy);
         const int64_t R = cur.logp.size(1);
-        auto old = gather_padded(old_logp, mb, R, device);
+        torch::Tensor old;
+        if (on_policy) {
+          old = cur.logp.detach();
+          entropy_sum += (cur.entropy.detach() * cur.mask).sum().item<double>();
+        } else {
+          old = gather_padded(old_logp, mb, R, device);
+        }
         std::vector<int64_t> mb_idx(mb.begin(), mb.end());
         auto A = adv_flat.index_select(0, torch::tensor(mb_idx)).to(device);
         PolicyLoss pl = policy_loss(cur.logp, old, A, cur.mask, clip);

@@ -237,7 +237,7 @@ int run(const config::Config& cfg, const RunOptions& options) {
   if (tok_path.empty()) tok_path = cfg.model.path;
   std::shared_ptr<const tokenizer::Tokenizer> tok = tokenizer::load_tokenizer(tok_path);
   JudgeFormat format = JudgeFormat::from_config(cfg, tok);
-  rewards::CompositeReward reward(cfg.reward.components);
+  rewards::CompositeReward reward(cfg.reward.components, cfg.reward.require_valid_format);
 
   // ---- resume point ----
   std::string resume_dir;
@@ -280,8 +280,10 @@ int run(const config::Config& cfg, const RunOptions& options) {
     if (eval_items.empty()) return;
     dist->on_rank0("evaluation " + label, [&] {  // rank 0 evaluates, the others wait
       auto t0 = std::chrono::steady_clock::now();
-      auto e = evaluate(*policy, format, reward, eval_items, eval_options);
-      write_eval(run_dir, name, e);
+      std::vector<ordered_json> judgments;
+      auto* keep = eval_options.write_judgments ? &judgments : nullptr;
+      auto e = evaluate(*policy, format, reward, eval_items, eval_options, keep);
+      write_eval(run_dir, name, e, keep);
       table.emplace_back(label, EvalSummary::of(e));
       log::info("eval ", label, ": ", eval_items.size(), " items in ",
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), "s");

@@ -55,7 +55,7 @@ std::string model_digest(const fs::path& checkpoint) {
 TEST(TrainRun, EndToEndWritesMetricsCheckpointsEvalAndExport) {
   const fs::path run = principia::testing::temp_dir("train-e2e");
   int rc = 0;
-  const std::string out = train(run, "", &rc);
+  const std::string out = train(run, " eval.write_judgments=true", &rc);
   ASSERT_EQ(rc, 0) << out;
 
   const auto rows = read_metrics(run);
@@ -83,6 +83,16 @@ TEST(TrainRun, EndToEndWritesMetricsCheckpointsEvalAndExport) {
   ASSERT_EQ(eval["samples"].size(), 6u);  // the first judgments verbatim (all 6 here)
   EXPECT_TRUE(eval["samples"][0]["output"].is_string());
   EXPECT_EQ(eval["samples"][0]["mapping"].size(), 3u);
+  {  // eval.write_judgments: every judgment, the first the same as the first sample
+    std::ifstream in(run / "eval" / "step-4.judgments.jsonl");
+    std::vector<nlohmann::json> all;
+    for (std::string line; std::getline(in, line);) all.push_back(nlohmann::json::parse(line));
+    ASSERT_EQ(all.size(), 6u);
+    EXPECT_EQ(all[0]["output"], eval["samples"][0]["output"]);
+    EXPECT_EQ(all[0]["sample"], 0);
+    EXPECT_TRUE(all[0]["format_valid"].is_boolean());
+    EXPECT_TRUE(all[0]["components"]["weighted_pair"].is_number());
+  }
   for (const char* name : {"config.json", "generation_config.json", "model.safetensors", "tokenizer.model"})
     EXPECT_TRUE(fs::exists(run / "export" / name)) << name;
   // The reference model (kl_coef > 0) is the post-SFT policy, kept beside the run.

@@ -9,6 +9,7 @@
 #include "core/jsonl.h"
 #include "rewards/components/components.h"
 #include "rewards/judgment_parser.h"
+#include "rewards/metrics.h"
 #include "rewards/registry.h"
 #include "tests/common/test_data.h"
 
@@ -343,6 +344,30 @@ TEST(RewardsRegistry, CompositeNormalisesWeightsAndReportsParts) {
   zero[0].weight = zero[1].weight = 0;
   EXPECT_THROW(CompositeReward{zero}, Error);
   EXPECT_THROW(CompositeReward{{}}, Error);
+}
+
+TEST(RewardsRegistry, RequireValidFormatZeroesAccuracyOfAnInvalidJudgment) {
+  Gold g = make_gold({5, 3, 1});
+  // Right scores, but the ranking repeats a name: not format-valid.
+  const std::string dup_ranking =
+      "<think>" + std::string(80, 'r') +
+      "</think>{\"scores\": {\"c0\": 5, \"c1\": 3, \"c2\": 1}, \"best-to-worst\": [\"c0\", \"c1\", \"c1\"]}";
+  Judgment bad = parse_judgment(dup_ranking);
+  Judgment good = parse_judgment(judgment_text(g, {5, 3, 1}));
+  ASSERT_TRUE(bad.json_parsed);
+  EXPECT_FALSE(is_format_valid(bad, g));
+  EXPECT_TRUE(is_format_valid(good, g));
+
+  const RewardBreakdown plain = CompositeReward(default_components()).score(bad, g);
+  EXPECT_NEAR(plain.values[1], 1.0, 1e-12);  // weighted_pair reads the scores only
+  const CompositeReward gated(default_components(), /*require_valid_format=*/true);
+  const RewardBreakdown b = gated.score(bad, g);
+  EXPECT_NEAR(b.values[0], plain.values[0], 1e-12);  // format is kept
+  EXPECT_LT(b.values[0], 1.0);
+  EXPECT_EQ(b.values[1], 0.0);
+  EXPECT_NEAR(b.total, 0.15 * plain.values[0], 1e-12);
+  // A valid judgment scores the same either way.
+  EXPECT_NEAR(gated.score(good, g).total, CompositeReward(default_components()).score(good, g).total, 1e-12);
 }
 
 }  // namespace
