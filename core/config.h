@@ -62,10 +62,13 @@ struct RunConfig {
   std::string name = "principia";
   std::string output_dir = "runs/${run.name}";
   int64_t seed = 0;
+  // cpu | cuda (this rank's GPU: cuda:LOCAL_RANK) | cuda:N | auto (cuda when one is visible)
+  std::string device = "cpu";
   template <class V> void visit(V& v) {
     v("name", name);
     v("output_dir", output_dir);
     v("seed", seed, at_least(0));
+    v("device", device);
   }
 };
 

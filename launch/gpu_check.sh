@@ -65,7 +65,7 @@ phase configure cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release
   || { say "configure failed: see gpu_check.log"; tail -40 "$log"; exit 1; }
 grep -E "principia: LibTorch|Gloo process group" "$log" | sed 's/^-- /- /' | tee -a "$results"
 
-targets=(principia principia_model_cuda_tests principia_model_tests principia_trainer_tests
+targets=(principia principia_model_cuda_tests principia_train_cuda_tests principia_model_tests principia_trainer_tests
          principia_bench_model)
 phase build ninja -C "$build" -j "$jobs" "${targets[@]}" || { tail -60 "$log"; exit 1; }
 phase "tests: cuda" ctest --test-dir "$build" -L cuda --output-on-failure -j 4

@@ -189,9 +189,14 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
   // interleaving: this rank's item j is the global batch's item j * W + rank.
   const ClipOptions clip = ClipOptions::from(alg);
   const torch::Device device = ctx.policy.device();
-  double loss_sum = 0, pg_sum = 0, kl_sum = 0, ent_sum = 0, grad_norm_sum = 0;
-  torch::Tensor clipped = torch::zeros({}), dual = torch::zeros({}), tokens = torch::zeros({});
-  double ratio_min = INFINITY, ratio_max = -INFINITY;
+  double loss_sum = 0, grad_norm_sum = 0;
+  // Running sums stay on the device and are read once after the update: no host
+  // synchronisation inside the micro-batch loop.
+  enum Acc { kPg, kKl, kEnt, kEntropyMetric, kClipped, kDual, kTokens, kAccSize };
+  torch::Tensor acc = torch::zeros({kAccSize}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
+  torch::Tensor ratio_min_t = torch::full({}, INFINITY, acc.options());
+  torch::Tensor ratio_max_t = torch::full({}, -INFINITY, acc.options());
+  auto add = [&](Acc slot, const torch::Tensor& v) { acc[slot] += v.detach().to(torch::kFloat64); };
   int64_t updates = 0, skipped = 0;
   Rng order_rng = Rng::derive(seed, {0x0dd5ULL, uint64_t(step)});
   for (int64_t epoch = 0; epoch < alg.ppo_epochs; ++epoch) {
@@ -218,7 +223,7 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
       norm.seqs = global_norm[1];
       norm.max_response_len = cfg.rollout.max_new_tokens;
       ctx.optimizer.zero_grad();
-      double mini_loss = 0;
+      torch::Tensor mini_loss_t = torch::zeros({}, acc.options());
       const auto mbs = micro_batches(seqs, rows_of_mini, alg.micro_batch_tokens);
       if (mbs.empty()) ctx.grads.arm();  // none of this mini-batch is here: contribute zeros
       for (size_t k = 0; k < mbs.size(); ++k) {
@@ -233,7 +238,7 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
         torch::Tensor old;
         if (on_policy) {
           old = cur.logp.detach();
-          entropy_sum += (cur.entropy.detach() * cur.mask).sum().item<double>();
+          add(kEntropyMetric, (cur.entropy.detach() * cur.mask).sum());
         } else {
           old = gather_padded(old_logp, mb, R, device);
         }
@@ -242,31 +247,32 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
         PolicyLoss pl = policy_loss(cur.logp, old, A, cur.mask, clip);
         torch::Tensor pg = aggregate_loss(pl.pg, cur.mask, alg.loss_agg, norm);
         torch::Tensor loss = pg;
-        pg_sum += pg.item<double>();
+        add(kPg, pg);
         if (use_kl && !alg.kl_in_reward) {
           auto kl = aggregate_loss(kl_penalty(cur.logp, gather_padded(ref_logp, mb, R, device), alg.kl_estimator),
                                    cur.mask, alg.loss_agg, norm);
           loss = loss + alg.kl_coef * kl;
-          kl_sum += kl.item<double>();
+          add(kKl, kl);
         }
         if (alg.entropy_coef > 0) {
           auto ent = aggregate_loss(cur.entropy, cur.mask, alg.loss_agg, norm);
           loss = loss - alg.entropy_coef * ent;
-          ent_sum += ent.item<double>();
+          add(kEnt, ent);
         }
         if (std::find(ctx.inject_nonfinite_steps.begin(), ctx.inject_nonfinite_steps.end(), step) !=
             ctx.inject_nonfinite_steps.end())
           loss = loss * std::numeric_limits<double>::quiet_NaN();
         loss.backward();
-        mini_loss += loss.item<double>();
-        clipped += pl.clipped.cpu();
-        dual += pl.dual_clipped.cpu();
-        tokens += pl.tokens.cpu();
-        ratio_min = std::min(ratio_min, pl.ratio_min.item<double>());
-        ratio_max = std::max(ratio_max, pl.ratio_max.item<double>());
+        mini_loss_t += loss.detach().to(torch::kFloat64);
+        add(kClipped, pl.clipped);
+        add(kDual, pl.dual_clipped);
+        add(kTokens, pl.tokens);
+        ratio_min_t = torch::minimum(ratio_min_t, pl.ratio_min.detach().to(torch::kFloat64));
+        ratio_max_t = torch::maximum(ratio_max_t, pl.ratio_max.detach().to(torch::kFloat64));
       }
       ctx.grads.finish();
-      mini_loss = ctx.dist.all_reduce(mini_loss, ReduceOp::kSum);  // partial losses of one global loss
+      // Partial losses of one global loss; one read per mini-batch (the skip decision needs it).
+      const double mini_loss = ctx.dist.all_reduce(mini_loss_t.item<double>(), ReduceOp::kSum);
       GradNorm gn = clip_grad_norm(ctx.optimizer.params(), cfg.optim.grad_clip);
       if (!gn.finite || !std::isfinite(mini_loss)) {
         // A non-finite loss or gradient: skip this update, keep the weights.
@@ -285,15 +291,20 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
   const double update_s = seconds_since(t);
 
   // ---- 7. Metrics: over the global batch (the same on every rank, except time/*) ----
+  const torch::Tensor acc_host = acc.cpu();
+  const double* a = acc_host.data_ptr<double>();
+  double pg_sum = a[kPg], kl_sum = a[kKl], ent_sum = a[kEnt];
+  entropy_sum += a[kEntropyMetric];
+  double clipped = a[kClipped], dual = a[kDual], tokens = a[kTokens];
+  double ratio_min = ratio_min_t.item<double>(), ratio_max = ratio_max_t.item<double>();
   int64_t update_tokens = 0;
   for (const auto& s : seqs) update_tokens += s.length();
   {
-    auto sums = ctx.dist.all_reduce({pg_sum, kl_sum, ent_sum, clipped.item<double>(), dual.item<double>(),
-                                     tokens.item<double>(), entropy_sum, double(response_tokens),
+    auto sums = ctx.dist.all_reduce({pg_sum, kl_sum, ent_sum, clipped, dual, tokens, entropy_sum, double(response_tokens),
                                      double(truncated), double(update_tokens)},
                                     ReduceOp::kSum);
     pg_sum = sums[0], kl_sum = sums[1], ent_sum = sums[2];
-    clipped.fill_(sums[3]), dual.fill_(sums[4]), tokens.fill_(sums[5]);
+    clipped = sums[3], dual = sums[4], tokens = sums[5];
     entropy_sum = sums[6], response_tokens = int64_t(sums[7]), truncated = int64_t(sums[8]);
     update_tokens = int64_t(sums[9]);
     component_sums = ctx.dist.all_reduce(component_sums, ReduceOp::kSum);
@@ -320,9 +331,9 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
   m.set("loss/pg", pg_sum / double(mini_count));
   if (use_kl) m.set("loss/kl", kl_sum / double(mini_count));
   if (alg.entropy_coef > 0) m.set("loss/entropy", ent_sum / double(mini_count));
-  double tok = std::max(1.0, tokens.item<double>());
-  m.set("policy/clip_fraction", clipped.item<double>() / tok);
-  if (alg.dual_clip > 0) m.set("policy/dual_clip_fraction", dual.item<double>() / tok);
+  double tok = std::max(1.0, tokens);
+  m.set("policy/clip_fraction", clipped / tok);
+  if (alg.dual_clip > 0) m.set("policy/dual_clip_fraction", dual / tok);
   m.set("policy/ratio_min", ratio_min);
   m.set("policy/ratio_max", ratio_max);
   m.set("optim/lr", lr);

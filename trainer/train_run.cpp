@@ -178,6 +178,27 @@ std::vector<torch::Tensor> tensors_of(const std::vector<NamedParam>& params) {
   return out;
 }
 
+// run.device -> this rank's torch device. Under a launcher each rank takes its own GPU
+// (cuda:LOCAL_RANK) unless the config names one.
+std::string resolve_device(const config::Config& cfg, int local_rank) {
+  const std::string& d = cfg.run.device;
+  const bool cuda = torch::cuda::is_available();
+  const std::string own_gpu = "cuda:" + std::to_string(local_rank);
+  if (d == "cpu") return d;
+  if (d == "auto") return cuda ? own_gpu : "cpu";
+  const bool numbered = d.size() > 5 && d.rfind("cuda:", 0) == 0 &&
+                        d.find_first_not_of("0123456789", 5) == std::string::npos;
+  if (d != "cuda" && !numbered)
+    throw Error(cfg.where("run.device"), "run.device", "'" + d + "' is not a device; use cpu, cuda, cuda:N or auto");
+  if (!cuda)
+    throw Error(cfg.where("run.device"), "run.device",
+                "'" + d + "': no CUDA device is visible to this process (or this LibTorch is a CPU build); use cpu or auto");
+  if (numbered && std::stoll(d.substr(5)) >= int64_t(torch::cuda::device_count()))
+    throw Error(cfg.where("run.device"), "run.device",
+                "'" + d + "': only " + std::to_string(torch::cuda::device_count()) + " CUDA devices are visible");
+  return d == "cuda" ? own_gpu : d;
+}
+
 void print_table(const std::vector<std::pair<std::string, EvalSummary>>& rows) {
   std::printf("\n%s\n", eval_table(rows).c_str());
   std::fflush(stdout);
@@ -191,6 +212,7 @@ int run(const config::Config& cfg, const RunOptions& options) {
   // ---- ranks: one process without a launcher; torchrun / Slurm set the environment ----
   const DistEnv dist_env = dist_env_from_environment();
   if (options.mode == RunMode::kEval && dist_env.rank != 0) return 0;  // eval runs on one process
+  const std::string device = resolve_device(cfg, options.mode == RunMode::kEval ? 0 : dist_env.local_rank);
   log::set_level(dist_env.rank == 0 ? log::parse_level(cfg.log.level) : log::Level::kWarn);  // rank 0 logs
   if (options.mode != RunMode::kEval) {
     check_divisible(cfg, "rollout.batch_size", cfg.rollout.batch_size, dist_env.world_size);
@@ -257,10 +279,14 @@ int run(const config::Config& cfg, const RunOptions& options) {
   // ---- model ----
   model::LoadOptions load;
   load.dtype = config::enum_name(cfg.model.dtype);
+  load.device = device;
   std::shared_ptr<model::Transformer> policy;
   if (!resume_dir.empty()) policy = model::load_pretrained(ckpt.model_dir, load);
   else if (!cfg.model.path.empty()) policy = model::load_pretrained(cfg.model.path, load);
-  else policy = model::init_from_config(cfg.model, tok->vocab_size(), uint64_t(cfg.run.seed));
+  else {  // initialised on the CPU, so every device starts from the same weights
+    policy = model::init_from_config(cfg.model, tok->vocab_size(), uint64_t(cfg.run.seed));
+    policy->to(torch::Device(device));
+  }
   policy->set_gradient_checkpointing(cfg.model.gradient_checkpointing);
   {  // Same initial weights on every rank, whatever each read or initialised.
     std::vector<torch::Tensor> weights;
@@ -268,7 +294,7 @@ int run(const config::Config& cfg, const RunOptions& options) {
     dist->broadcast(weights);
   }
   log::info("model: ", model::model_config(*policy).num_parameters(), " parameters, vocabulary ",
-            tok->vocab_size());
+            tok->vocab_size(), ", on ", device);
   if (options.mode != RunMode::kEval)
     check_room_for_checkpoint(run_dir, model::model_config(*policy).num_parameters(), cfg.model.dtype);
 

@@ -142,6 +142,20 @@ TEST(TrainRun, BadOverrideIsAConfigErrorWithExitCode2) {
   EXPECT_FALSE(fs::exists(run / "checkpoints"));
 }
 
+TEST(TrainRun, BadDeviceIsAConfigErrorWithExitCode2) {
+  // cuda:99 fails everywhere: no CUDA here, fewer than 100 GPUs on any machine.
+  for (const char* device : {"tpu", "cuda:99", "cuda:x"}) {
+    const fs::path run = principia::testing::temp_dir("train-bad-device");
+    std::string out;
+    int rc = run_command(principia_binary() + " train " + demo_config() + " run.output_dir=" + run.string() +
+                             " run.device=" + device,
+                         &out);
+    EXPECT_EQ(rc, 2) << device << ": " << out;
+    EXPECT_NE(out.find("run.device"), std::string::npos) << out;
+    EXPECT_FALSE(fs::exists(run / "data")) << "refused before any work";
+  }
+}
+
 TEST(PlanCli, Qwen3_8BConfigWithoutTheModelFolderAndTheDemo) {
   const std::string configs = std::string(PRINCIPIA_TEST_SOURCE_DIR) + "/../../configs/";
   std::string out;

@@ -1,0 +1,58 @@
+// `principia train` on a GPU (label `cuda`): the tiny demo run with run.device=cuda, in fp32 and
+// in bf16 (fp32 master weights), through SFT, GRPO, eval and a checkpoint. Skips where the
+// binary sees no CUDA device (every CPU machine, and CPU LibTorch builds).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "tests/common/test_data.h"
+
+namespace principia {
+namespace {
+namespace fs = std::filesystem;
+
+// demo.yaml shrunk, as in test_train_run.cpp.
+const char* kTinyOverrides =
+    " data.synth_options.train_items=200 data.synth_options.eval_items=6"
+    " tokenizer.train_vocab_size=400"
+    " model.hidden_size=32 model.intermediate_size=64 model.num_layers=1 model.num_heads=2"
+    " model.num_kv_heads=1 model.head_dim=16"
+    " rollout.group_size=4 rollout.batch_size=3 rollout.max_new_tokens=12"
+    " trainer.sft_steps=2 trainer.sft_batch_size=4 trainer.max_steps=4"
+    " checkpoint.every=2 eval.max_items=6 algorithm.kl_coef=0.01";
+
+void run_on_cuda(const std::string& name, const std::string& extra) {
+  const fs::path run = testing::temp_dir(name);
+  std::string out;
+  const int rc = testing::run_command(testing::principia_binary() + " train " + PRINCIPIA_TEST_SOURCE_DIR +
+                                          "/../../configs/demo.yaml run.output_dir=" + run.string() +
+                                          kTinyOverrides + " run.device=cuda" + extra,
+                                      &out);
+  if (rc == 2 && out.find("no CUDA device is visible") != std::string::npos)
+    GTEST_SKIP() << "no CUDA device (or a CPU LibTorch)";
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("on cuda:0"), std::string::npos) << out;
+  std::ifstream in(run / "metrics.jsonl");
+  std::vector<nlohmann::json> rows;
+  for (std::string line; std::getline(in, line);) rows.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(rows.size(), 4u);
+  for (const auto& r : rows) {
+    EXPECT_TRUE(std::isfinite(r["loss/total"].get<double>())) << r.dump();
+    EXPECT_TRUE(std::isfinite(r["optim/grad_norm"].get<double>())) << r.dump();
+    EXPECT_EQ(r["optim/skipped_updates"], 0.0) << r.dump();
+  }
+  EXPECT_TRUE(fs::exists(run / "checkpoints" / "step-000004" / "MANIFEST"));
+  EXPECT_TRUE(fs::exists(run / "eval" / "step-4.json"));
+}
+
+TEST(TrainCuda, TinyRunFp32) { run_on_cuda("train-cuda-fp32", ""); }
+
+TEST(TrainCuda, TinyRunBf16WithFp32Masters) { run_on_cuda("train-cuda-bf16", " model.dtype=bfloat16"); }
+
+}  // namespace
+}  // namespace principia
