@@ -46,7 +46,11 @@ DataPaths prepare_data(const config::Config& cfg, const std::string& run_dir) {
   if (!cfg.data.synth) return p;
   fs::create_directories(run_dir + "/data");
   p.train = run_dir + "/data/train.jsonl";
-  p.eval = run_dir + "/data/eval.jsonl";
+  if (!cfg.eval.data.empty()) {  // an explicit eval set wins over the synthetic one
+    p.eval = cfg.eval.data;
+  } else {
+    p.eval = run_dir + "/data/eval.jsonl";
+  }
   data::SynthOptions o;
   o.seed = uint64_t(cfg.run.seed);
   o.candidates = int(cfg.data.synth_config.candidates);
@@ -55,7 +59,7 @@ DataPaths prepare_data(const config::Config& cfg, const std::string& run_dir) {
     o.split = data::SynthSplit::kTrain;
     data::write_synth_jsonl(o, p.train);
   }
-  if (!fs::exists(p.eval)) {
+  if (cfg.eval.data.empty() && !fs::exists(p.eval)) {
     o.n = cfg.data.synth_config.eval_items;
     switch (cfg.data.synth_config.eval_principles) {
       case config::SynthEvalPrinciples::kHeldOut: o.split = data::SynthSplit::kEval; break;
@@ -67,9 +71,12 @@ DataPaths prepare_data(const config::Config& cfg, const std::string& run_dir) {
     }
     data::write_synth_jsonl(o, p.eval);
   }
-  log::info("synthetic task: ", p.train, " (", cfg.data.synth_config.train_items, " items), ", p.eval,
-            " (", cfg.data.synth_config.eval_items, " eval items, principles: ",
-            config::enum_name(cfg.data.synth_config.eval_principles), ")");
+  if (cfg.eval.data.empty())
+    log::info("synthetic task: ", p.train, " (", cfg.data.synth_config.train_items, " items), ", p.eval,
+              " (", cfg.data.synth_config.eval_items, " eval items, principles: ",
+              config::enum_name(cfg.data.synth_config.eval_principles), ")");
+  else
+    log::info("synthetic task: ", p.train, " (", cfg.data.synth_config.train_items, " items); eval set ", p.eval);
   return p;
 }
 

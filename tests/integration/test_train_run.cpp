@@ -142,6 +142,21 @@ TEST(TrainRun, BadOverrideIsAConfigErrorWithExitCode2) {
   EXPECT_FALSE(fs::exists(run / "checkpoints"));
 }
 
+TEST(TrainRun, ExplicitEvalDataWinsOverTheSyntheticEvalSet) {
+  const fs::path run = principia::testing::temp_dir("train-eval-data");
+  const fs::path eval_file = run / "my-eval.jsonl";
+  std::string out;
+  ASSERT_EQ(run_command(principia_binary() + " data synth --n 3 --seed 7 --out " + eval_file.string(), &out), 0)
+      << out;
+  int rc = run_command(principia_binary() + " eval " + demo_config() + " run.output_dir=" + run.string() +
+                           kTinyOverrides + " eval.max_items=0 eval.data=" + eval_file.string(),
+                       &out);
+  ASSERT_EQ(rc, 0) << out;
+  const auto eval = nlohmann::json::parse(read_file((run / "eval" / "eval.json").string()));
+  EXPECT_EQ(eval["items"], 3) << "the 6 synthetic eval items were used instead";
+  EXPECT_EQ(eval["samples"][0]["id"].get<std::string>().rfind("synth-s7-", 0), 0u) << eval["samples"][0]["id"];
+}
+
 TEST(TrainRun, BadDeviceIsAConfigErrorWithExitCode2) {
   // cuda:99 fails everywhere: no CUDA here, fewer than 100 GPUs on any machine.
   for (const char* device : {"tpu", "cuda:99", "cuda:x"}) {
