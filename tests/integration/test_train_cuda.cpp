@@ -11,27 +11,18 @@
 #include <vector>
 
 #include "tests/common/test_data.h"
+#include "tests/integration/tiny_run.h"
 
 namespace principia {
 namespace {
 namespace fs = std::filesystem;
-
-// demo.yaml shrunk, as in test_train_run.cpp.
-const char* kTinyOverrides =
-    " data.synth_options.train_items=200 data.synth_options.eval_items=6"
-    " tokenizer.train_vocab_size=400"
-    " model.hidden_size=32 model.intermediate_size=64 model.num_layers=1 model.num_heads=2"
-    " model.num_kv_heads=1 model.head_dim=16"
-    " rollout.group_size=4 rollout.batch_size=3 rollout.max_new_tokens=12"
-    " trainer.sft_steps=2 trainer.sft_batch_size=4 trainer.max_steps=4"
-    " checkpoint.every=2 eval.max_items=6 algorithm.kl_coef=0.01";
 
 void run_on_cuda(const std::string& name, const std::string& extra) {
   const fs::path run = testing::temp_dir(name);
   std::string out;
   const int rc = testing::run_command(testing::principia_binary() + " train " + PRINCIPIA_TEST_SOURCE_DIR +
                                           "/../../configs/demo.yaml run.output_dir=" + run.string() +
-                                          kTinyOverrides + " run.device=cuda" + extra,
+                                          testing::kTinyDemoOverrides + " run.device=cuda" + extra,
                                       &out);
   if (rc == 2 && out.find("no CUDA device is visible") != std::string::npos)
     GTEST_SKIP() << "no CUDA device (or a CPU LibTorch)";

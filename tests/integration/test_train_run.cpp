@@ -12,6 +12,7 @@
 #include "core/files.h"
 #include "core/sha256.h"
 #include "tests/common/test_data.h"
+#include "tests/integration/tiny_run.h"
 
 namespace principia {
 namespace {
@@ -19,16 +20,8 @@ namespace fs = std::filesystem;
 using principia::testing::principia_binary;
 using principia::testing::run_command;
 
-// demo.yaml shrunk: tiny model, few items, short outputs.
-const char* kTinyOverrides =
-    " data.synth_options.train_items=200 data.synth_options.eval_items=6"
-    " tokenizer.train_vocab_size=400"
-    " model.hidden_size=32 model.intermediate_size=64 model.num_layers=1 model.num_heads=2"
-    " model.num_kv_heads=1 model.head_dim=16"
-    " rollout.group_size=4 rollout.batch_size=3 rollout.max_new_tokens=12"
-    " trainer.sft_steps=2 trainer.sft_batch_size=4 trainer.max_steps=4"
-    " checkpoint.every=2 checkpoint.keep_last=5 eval.max_items=6 log.every=1"
-    " algorithm.kl_coef=0.01";
+const std::string kTinyOverrides =
+    std::string(principia::testing::kTinyDemoOverrides) + " checkpoint.keep_last=5 log.every=1";
 
 std::string demo_config() { return std::string(PRINCIPIA_TEST_SOURCE_DIR) + "/../../configs/demo.yaml"; }
 
