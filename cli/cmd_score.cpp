@@ -36,7 +36,8 @@ const CommandSpec kScoreSpec{
     "\"mapping\"?: {shown name: real name}}; several lines may share an id (samples).",
     {{"--gold", "DATA.jsonl", "gold records (dataset format)"},
      {"--judgments", "OUT.jsonl", "judge outputs, one {id, output, mapping?} per line"},
-     {"--reward", "R.yaml", "reward components (a `components:` list or a config's `reward:`)"},
+     {"--reward", "R.yaml",
+      "reward components and require_valid_format (a bare reward section or a config's `reward:`)"},
      {"--skip-bad", "", "skip malformed lines (counted, summary on stderr) instead of failing"},
      {"--per-item", "FILE", "also write one JSON line per judgment: rewards, stage, diagnostics"}},
     0,
@@ -108,10 +109,10 @@ int cmd_score(const Argv& argv) {
   const std::string judgments_path = args.require("--judgments");
   const bool skip_bad = args.has("--skip-bad");
 
-  std::vector<config::RewardComponentConfig> components =
-      args.has("--reward") ? config::load_reward_components(args.get("--reward"))
-                           : config::default_reward_components();
-  CompositeReward reward(components);
+  config::RewardConfig reward_config;
+  if (args.has("--reward")) reward_config = config::load_reward_config(args.get("--reward"));
+  else reward_config.components = config::default_reward_components();
+  CompositeReward reward(reward_config.components, reward_config.require_valid_format);
 
   BadLineReport bad;
   std::map<std::string, GoldRecord> gold;
@@ -201,6 +202,7 @@ int cmd_score(const Argv& argv) {
     means[reward.names()[i]] = judged ? ordered_json(sums[i] / judged) : ordered_json(nullptr);
   }
   r["weights"] = weights;
+  r["require_valid_format"] = reward_config.require_valid_format;
   r["mean_total"] = judged ? ordered_json(total_sum / judged) : ordered_json(nullptr);
   r["mean"] = means;
   out["reward"] = r;

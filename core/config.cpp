@@ -424,7 +424,7 @@ void validate_for_training(const Config& c) {
 
 std::string to_yaml(const Config& cfg) { return emit_yaml(to_tree(cfg)); }
 
-std::vector<RewardComponentConfig> load_reward_components(const std::string& path) {
+RewardConfig load_reward_config(const std::string& path) {
   Node root = load_yaml_file(path);
   Node section;
   std::string prefix;
@@ -444,7 +444,7 @@ std::vector<RewardComponentConfig> load_reward_components(const std::string& pat
   if (rc.components.empty())
     throw Error(SourceLocation{path, 0, 0}, prefix.empty() ? "components" : "reward.components",
                 "no reward components listed");
-  return rc.components;
+  return rc;
 }
 
 }  // namespace principia::config

