@@ -73,3 +73,30 @@ if(PRINCIPIA_WITH_TORCH)
   endif()
   message(STATUS "principia: Gloo process group: ${PRINCIPIA_HAS_GLOO} (gloo headers: ${PRINCIPIA_GLOO_INCLUDE_DIR})")
 endif()
+
+# NCCL: a CUDA LibTorch carries c10d::ProcessGroupNCCL in libtorch_cuda; its header includes
+# nccl.h, which the torch wheel leaves to the nvidia-nccl package beside it (site-packages/
+# nvidia/nccl/include) or a CUDA toolkit / system install provides.
+set(PRINCIPIA_HAS_NCCL OFF)
+if(PRINCIPIA_HAS_CUDA)
+  get_filename_component(_site_packages "${Torch_DIR}/../../../.." ABSOLUTE)
+  find_path(PRINCIPIA_NCCL_INCLUDE_DIR nccl.h
+    HINTS "${_site_packages}/nvidia/nccl/include"
+          "$ENV{CUDA_HOME}/include" /usr/local/cuda/include)
+  set(_c10d_nccl_header OFF)
+  foreach(_dir IN LISTS TORCH_INCLUDE_DIRS)
+    if(EXISTS "${_dir}/torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp")
+      set(_c10d_nccl_header ON)
+    endif()
+  endforeach()
+  if(PRINCIPIA_NCCL_INCLUDE_DIR AND _c10d_nccl_header)
+    set(PRINCIPIA_HAS_NCCL ON)
+  endif()
+  # ProcessGroupNCCL.hpp reaches ATen/cuda/CUDAContext.h, which includes the CUDA math libraries'
+  # headers (cusparse.h, cublas_v2.h). A bare toolkit (nvcc + cudart) lacks them; the wheel's
+  # nvidia packages have them. Searched after every other include directory.
+  find_path(PRINCIPIA_CUDA_LIBS_INCLUDE_DIR cusparse.h
+    HINTS "$ENV{CUDA_HOME}/include" /usr/local/cuda/include "${_site_packages}/nvidia/cu13/include"
+          "${_site_packages}/nvidia/cusparse/include")
+  message(STATUS "principia: NCCL process group: ${PRINCIPIA_HAS_NCCL} (nccl.h: ${PRINCIPIA_NCCL_INCLUDE_DIR})")
+endif()

@@ -2,9 +2,13 @@
 
 #include <algorithm>
 #include <limits>
+#include <memory>
+#include <tuple>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "core/rng.h"
+#include "model/decode_graph.h"
 #include "model/transformer.h"
 
 namespace principia::model {
@@ -126,11 +130,33 @@ std::vector<Generation> generate(Transformer& model, const std::vector<Generatio
   for (const auto& r : requests) rngs.emplace_back(r.seed);
   Tensor next_pos = torch::from_blob(pad.data(), {B}, i64).to(device).neg().add(P).unsqueeze(1);
   Tensor logprobs = torch::zeros({B, options.max_new_tokens}, torch::TensorOptions().device(device));
+
+  // Steps after the first: eager, or the static step (optionally captured as a CUDA graph),
+  // which reads its inputs from these buffers and leaves its outputs in out_tok / out_lp.
+  const bool graphs = device.is_cuda() && decode_graphs_available();
+  DecodeMode mode = options.decode_mode;
+  if (mode == DecodeMode::kAuto) mode = graphs ? DecodeMode::kGraph : DecodeMode::kEager;
+  if (mode == DecodeMode::kGraph && !graphs)
+    throw Error("generate: decode_mode graph needs a CUDA device and a CUDA build of LibTorch (model on " +
+                device.str() + ")");
+  Tensor in_tok, in_pos, in_slot, in_u, out_tok, out_lp;
+  if (mode != DecodeMode::kEager) {
+    in_tok = torch::zeros({B, 1}, i64.device(device));
+    in_pos = torch::zeros({B, 1}, i64.device(device));
+    in_slot = torch::zeros({1}, i64.device(device));
+    in_u = torch::zeros({B}, torch::TensorOptions().dtype(torch::kFloat32).device(device));
+  }
+  auto static_step = [&] {
+    Tensor h = model.decode_step(in_tok, in_pos, in_slot, cache).select(1, 0);
+    std::tie(out_tok, out_lp) = sample_step(model.logits(h).to(torch::kFloat32), options, in_u);
+  };
+  std::unique_ptr<DecodeGraph> graph;  // declared after the buffers it reads: destroyed first
+
   std::vector<bool> running(B, true);
   std::vector<float> u_host(B);
   int64_t alive = B, steps = 0;
+  Tensor tok, lp;
   for (int64_t s = 0; s < options.max_new_tokens && alive > 0; ++s) {
-    Tensor logits = model.logits(last).to(torch::kFloat32);
     Tensor u;
     if (!options.greedy) {
       // Strictly below 1 after rounding to float, so the target stays inside the CDF.
@@ -138,7 +164,33 @@ std::vector<Generation> generate(Transformer& model, const std::vector<Generatio
         u_host[r] = std::min(static_cast<float>(rngs[r].uniform()), 0.99999994f);
       u = torch::from_blob(u_host.data(), {B}, torch::kFloat32).to(device);
     }
-    auto [tok, lp] = sample_step(logits, options, u);
+    if (s == 0) {  // from the prompt's last hidden state
+      std::tie(tok, lp) = sample_step(model.logits(last).to(torch::kFloat32), options, u);
+    } else if (mode == DecodeMode::kEager) {  // the previous token through the growing cache
+      ForwardArgs step;
+      step.position_ids = next_pos + (s - 1);
+      step.cache = &cache;
+      last = model.hidden_states(tok.unsqueeze(1), step).select(1, 0);
+      std::tie(tok, lp) = sample_step(model.logits(last).to(torch::kFloat32), options, u);
+    } else {  // the previous token into slot P + s - 1, static shapes
+      in_tok.copy_(tok.unsqueeze(1));
+      in_pos.copy_(next_pos + (s - 1));
+      in_slot.fill_(P + s - 1);
+      if (u.defined()) in_u.copy_(u);
+      if (mode == DecodeMode::kGraph && !graph) {
+        try {
+          graph = capture_decode_graph(static_step, device);
+        } catch (const std::exception& e) {
+          if (options.decode_mode == DecodeMode::kGraph) throw;
+          log::warn("generate: CUDA graph capture failed, decoding without it: ", e.what());
+          mode = DecodeMode::kStatic;
+        }
+      }
+      if (graph) graph->replay();
+      else static_step();
+      tok = out_tok;
+      lp = out_lp;
+    }
     logprobs.select(1, s).copy_(lp);
     steps = s + 1;
     Tensor tok_host = tok.to(torch::kCPU);
@@ -161,11 +213,6 @@ std::vector<Generation> generate(Transformer& model, const std::vector<Generatio
         --alive;
       }
     }
-    if (alive == 0 || s + 1 == options.max_new_tokens) break;
-    ForwardArgs step;
-    step.position_ids = next_pos + s;
-    step.cache = &cache;
-    last = model.hidden_states(tok.unsqueeze(1), step).select(1, 0);
   }
   Tensor lp_host = logprobs.narrow(1, 0, steps).to(torch::kCPU).contiguous();
   for (int64_t r = 0; r < B; ++r) {

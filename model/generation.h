@@ -7,6 +7,12 @@
 // not on which other sequences share the batch (up to floating-point differences of batched
 // kernels).
 //
+// Decoding steps after the prompt run eagerly (attention over the cache's filled part) or, on
+// CUDA, as one captured CUDA graph per call (Transformer::decode_step: static shapes, the slot
+// a device tensor), replayed each step: per step the host writes the step's inputs (token,
+// position, slot, uniforms) into fixed buffers and launches one graph instead of a few hundred
+// kernels. The graph is captured per generate() call, for that call's batch and capacity.
+//
 // Host syncs: one small device->host copy of the new token ids per step (EOS/stop checks);
 // log-probs stay on the device until the end.
 //
@@ -25,6 +31,12 @@ class Transformer;
 enum class FinishReason { kEos, kStop, kLength };
 const char* finish_reason_name(FinishReason r);  // "eos" | "stop" | "length"
 
+// How decoding steps run. kAuto: a CUDA graph on a CUDA device (if capture fails, the same
+// static step without the graph, with a warning), eager on the CPU. kStatic: the graph's
+// static-shape step run without capture (any device; tests compare it with kEager). kGraph: a
+// CUDA graph, or principia::Error. kEager: attention over the filled cache, no graph.
+enum class DecodeMode { kAuto, kEager, kStatic, kGraph };
+
 struct SamplingOptions {
   int64_t max_new_tokens = 256;
   bool greedy = false;       // argmax; temperature/top-k/top-p ignored
@@ -39,6 +51,7 @@ struct SamplingOptions {
   // Optional: called after each new token of a running row with everything it generated so far;
   // return true to stop it ("stop"). Use it to look for stop strings in decoded text.
   std::function<bool(size_t row, const std::vector<int64_t>& generated)> stop_check;
+  DecodeMode decode_mode = DecodeMode::kAuto;
 };
 
 struct GenerationRequest {

@@ -1,5 +1,7 @@
 #include "model/transformer.h"
 
+#include <limits>
+
 #include "core/error.h"
 
 namespace principia::model {
@@ -68,7 +70,12 @@ Tensor AttentionImpl::forward(const Tensor& x, const Tensor& cos, const Tensor& 
   }
   q = apply_rope(q.transpose(1, 2), cos, sin);
   k = apply_rope(k.transpose(1, 2), cos, sin);
-  if (cache) {
+  if (cache && cache->write_slot.defined()) {  // decode_step: static shapes, the slot on the device
+    cache->keys[layer].index_copy_(2, cache->write_slot, k);
+    cache->values[layer].index_copy_(2, cache->write_slot, v);
+    k = cache->keys[layer];
+    v = cache->values[layer];
+  } else if (cache) {
     const int64_t start = cache->length;
     cache->keys[layer].narrow(2, start, T).copy_(k);
     cache->values[layer].narrow(2, start, T).copy_(v);
@@ -255,6 +262,28 @@ Tensor Transformer::hidden_states(const Tensor& input_ids, const ForwardArgs& ar
     }
   }
   if (cache) cache->length += T;
+  return model->norm(x);
+}
+
+Tensor Transformer::decode_step(const Tensor& ids, const Tensor& positions, const Tensor& slot, KVCache& cache) {
+  Tensor x = model->embed_tokens(ids);
+  auto [cos, sin] = rope(positions, x.scalar_type());
+  // The slot becomes valid; each row sees its valid slots up to this one (its prompt without
+  // the left padding, and everything generated), as the masked path of hidden_states does.
+  cache.key_valid.index_fill_(1, slot, true);
+  // As an additive mask in the activation dtype, built once for all layers (a boolean one
+  // would be converted by SDPA in every layer).
+  Tensor k_slot = torch::arange(cache.capacity(), slot.options()).unsqueeze(0);
+  Tensor allowed = (cache.key_valid & (k_slot <= slot)).unsqueeze(1).unsqueeze(1);  // [B, 1, 1, capacity]
+  Tensor mask = torch::zeros(allowed.sizes(), x.options()).masked_fill_(allowed.logical_not(),
+                                                                       -std::numeric_limits<float>::infinity());
+  struct WriteSlot {  // cleared on every exit, so a failed capture leaves the cache usable
+    KVCache& c;
+    ~WriteSlot() { c.write_slot = Tensor(); }
+  } scope{cache};
+  cache.write_slot = slot;
+  for (int64_t i = 0; i < config_.num_layers; ++i)
+    x = model->layers[i]->as<DecoderLayerImpl>()->forward(x, cos, sin, mask, /*causal=*/false, &cache, i);
   return model->norm(x);
 }
 

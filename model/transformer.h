@@ -27,6 +27,9 @@ struct KVCache {
   torch::Tensor key_valid;                  // [B, capacity] bool: slot holds a real token
   int64_t length = 0;                       // slots filled so far
   bool padded = false;                      // some slot is padding: attention needs a mask
+  // Set only inside Transformer::decode_step: the [1] int64 slot (on the device) that this
+  // step's keys/values go to; attention then spans the whole capacity under a mask.
+  torch::Tensor write_slot;
   int64_t capacity() const { return keys.empty() ? 0 : keys[0].size(2); }
 };
 
@@ -104,6 +107,15 @@ class Transformer : public torch::nn::Module {
   torch::Tensor logits(const torch::Tensor& hidden);
   // hidden_states + logits for every position: [B, T, V]. For training prefer token_logprobs.
   torch::Tensor forward(const torch::Tensor& input_ids, const ForwardArgs& args = {});
+
+  // One decoding step with static shapes, for CUDA-graph capture (generation.cpp): `ids` and
+  // `positions` [B, 1] at cache slot `slot` (a [1] int64 tensor on the model's device, the same
+  // slot for every row), attending over the cache's whole capacity with a mask of the valid
+  // slots up to `slot`. No host synchronisation and no host-side state: cache.length is not
+  // advanced, so the same inputs may be replayed. Returns the final hidden state [B, 1, H].
+  // Same result as hidden_states(ids, {positions, {}, &cache}) with cache.length == slot.
+  torch::Tensor decode_step(const torch::Tensor& ids, const torch::Tensor& positions, const torch::Tensor& slot,
+                            KVCache& cache);
 
   // The output projection [V, H]: lm_head.weight, or the embedding when tied.
   torch::Tensor head_weight();

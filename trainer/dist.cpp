@@ -10,6 +10,9 @@
 #if defined(PRINCIPIA_WITH_GLOO)
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #endif
+#if defined(PRINCIPIA_WITH_NCCL)
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
 
 #include <chrono>
 #include <map>
@@ -17,6 +20,7 @@
 #include <cstring>
 #include <mutex>
 #include <optional>
+#include <utility>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -120,14 +124,24 @@ DistEnv dist_env_from_environment() {
 struct Dist::Impl {
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<c10d::Backend> pg;
+  // Where collectives run: NCCL reduces tensors on this rank's GPU, so host tensors (the
+  // trainer's scalar sums) are staged through it; Gloo takes them where they are.
+  std::optional<c10::Device> device;
+
+  // `t` on the collective's device: itself when it is there already, else a copy.
+  at::Tensor staged(const at::Tensor& t) const {
+    return device && t.device() != *device ? t.to(*device) : t;
+  }
 };
+
+bool Dist::grouped() const { return impl_->pg.defined(); }
 
 Dist::Dist(DistEnv env) : env_(std::move(env)), impl_(std::make_unique<Impl>()) {}
 Dist::~Dist() = default;
 
 std::unique_ptr<Dist> Dist::create(const config::DistConfig& cfg, const DistEnv& env) {
   std::unique_ptr<Dist> d(new Dist(env));
-  if (env.world_size == 1) return d;
+  if (env.world_size == 1 && !env.group_at_world_size_1) return d;
   const auto timeout = std::chrono::milliseconds(int64_t(cfg.timeout_s) * 1000);
   const std::string where = "rank " + std::to_string(env.rank) + " of " + std::to_string(env.world_size);
   try {
@@ -146,27 +160,45 @@ std::unique_ptr<Dist> Dist::create(const config::DistConfig& cfg, const DistEnv&
   config::Backend backend = cfg.backend;
   if (backend == config::Backend::kAuto)
     backend = torch::cuda::is_available() ? config::Backend::kNccl : config::Backend::kGloo;
-  if (backend == config::Backend::kNccl)
-    throw Error("dist.backend: nccl: this build of principia has no NCCL process group yet (the GPU work, "
-                "issue 9); use dist.backend: gloo");
-#if defined(PRINCIPIA_WITH_GLOO)
-  try {
-    auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
-    // GLOO_SOCKET_IFNAME picks the network interface, as in PyTorch; otherwise the one this
-    // host's name resolves to.
-    if (auto ifname = env_var("GLOO_SOCKET_IFNAME"))
-      opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(*ifname));
-    else
-      opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
-    d->impl_->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(d->impl_->store, env.rank, env.world_size, opts);
-  } catch (const std::exception& e) {
-    throw Error("dist: " + where + ": creating the Gloo process group failed: " + first_line(e.what()));
-  }
-  d->backend_name_ = "gloo";
+  if (backend == config::Backend::kNccl) {
+#if defined(PRINCIPIA_WITH_NCCL)
+    if (!torch::cuda::is_available() || env.local_rank >= int(torch::cuda::device_count()))
+      throw Error("dist.backend: nccl: " + where + " (local rank " + std::to_string(env.local_rank) +
+                  ") has no CUDA device of its own (" + std::to_string(torch::cuda::device_count()) +
+                  " visible); use dist.backend: gloo, or one process per GPU");
+    try {
+      auto opts = c10d::ProcessGroupNCCL::Options::create();
+      opts->timeout = timeout;
+      d->impl_->device = c10::Device(c10::kCUDA, c10::DeviceIndex(env.local_rank));
+      d->impl_->pg = c10::make_intrusive<c10d::ProcessGroupNCCL>(d->impl_->store, env.rank, env.world_size, opts);
+    } catch (const std::exception& e) {
+      throw Error("dist: " + where + ": creating the NCCL process group failed: " + first_line(e.what()));
+    }
+    d->backend_name_ = "nccl";
 #else
-  throw Error("dist.backend: gloo: this build has no Gloo process group (configure with Gloo's headers: "
-              "launch/setup.sh installs libgloo-dev)");
+    throw Error("dist.backend: nccl: this build of principia has no NCCL process group (it was built "
+                "against a CPU LibTorch, or nccl.h was not found); use dist.backend: gloo");
 #endif
+  } else {
+#if defined(PRINCIPIA_WITH_GLOO)
+    try {
+      auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
+      // GLOO_SOCKET_IFNAME picks the network interface, as in PyTorch; otherwise the one this
+      // host's name resolves to.
+      if (auto ifname = env_var("GLOO_SOCKET_IFNAME"))
+        opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(*ifname));
+      else
+        opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+      d->impl_->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(d->impl_->store, env.rank, env.world_size, opts);
+    } catch (const std::exception& e) {
+      throw Error("dist: " + where + ": creating the Gloo process group failed: " + first_line(e.what()));
+    }
+    d->backend_name_ = "gloo";
+#else
+    throw Error("dist.backend: gloo: this build has no Gloo process group (configure with Gloo's headers: "
+                "launch/setup.sh installs libgloo-dev)");
+#endif
+  }
   log::info("dist: ", d->backend_name_, " process group, ", where, " (", env.source, ", local rank ",
             env.local_rank, ")");
   return d;
@@ -185,42 +217,44 @@ template <class F> void collective(const Dist& d, const std::string& what, F&& f
 }  // namespace
 
 void Dist::all_reduce(torch::Tensor& t, ReduceOp op) {
-  if (world_size() == 1) return;
+  if (!grouped()) return;
   collective(*this, "all_reduce", [&] {
-    std::vector<at::Tensor> v{t};
+    std::vector<at::Tensor> v{impl_->staged(t)};
     c10d::AllreduceOptions o;
     o.reduceOp = to_c10d(op);
     impl_->pg->allreduce(v, o)->wait();
+    if (!v[0].is_same(t)) t.copy_(v[0]);
   });
 }
 
 void Dist::broadcast(std::vector<torch::Tensor>& tensors, int root) {
-  if (world_size() == 1) return;
+  if (!grouped()) return;
   collective(*this, "broadcast", [&] {
     for (auto& t : tensors) {
-      std::vector<at::Tensor> v{t};
+      std::vector<at::Tensor> v{impl_->staged(t)};
       c10d::BroadcastOptions o;
       o.rootRank = root;
       impl_->pg->broadcast(v, o)->wait();
+      if (!v[0].is_same(t)) t.copy_(v[0]);
     }
   });
 }
 
 torch::Tensor Dist::all_gather(const torch::Tensor& t) {
-  if (world_size() == 1) return t;
+  if (!grouped()) return t;
   torch::Tensor out;
   collective(*this, "all_gather", [&] {
+    std::vector<at::Tensor> in{impl_->staged(t).contiguous()};
     std::vector<std::vector<at::Tensor>> outs(1);
-    for (int r = 0; r < world_size(); ++r) outs[0].push_back(torch::empty_like(t));
-    std::vector<at::Tensor> in{t.contiguous()};
+    for (int r = 0; r < world_size(); ++r) outs[0].push_back(torch::empty_like(in[0]));
     impl_->pg->allgather(outs, in)->wait();
-    out = torch::cat(outs[0], 0);
+    out = torch::cat(outs[0], 0).to(t.device());
   });
   return out;
 }
 
 std::vector<double> Dist::all_reduce(std::vector<double> values, ReduceOp op) {
-  if (world_size() == 1 || values.empty()) return values;
+  if (!grouped() || values.empty()) return values;
   auto t = torch::from_blob(values.data(), {int64_t(values.size())}, torch::kFloat64).clone();
   all_reduce(t, op);
   std::memcpy(values.data(), t.data_ptr<double>(), values.size() * sizeof(double));
@@ -230,12 +264,12 @@ std::vector<double> Dist::all_reduce(std::vector<double> values, ReduceOp op) {
 double Dist::all_reduce(double value, ReduceOp op) { return all_reduce(std::vector<double>{value}, op)[0]; }
 
 void Dist::barrier() {
-  if (world_size() == 1) return;
+  if (!grouped()) return;
   collective(*this, "barrier", [&] { impl_->pg->barrier()->wait(); });
 }
 
 void Dist::on_rank0(const std::string& what, const std::function<void()>& work) {
-  if (world_size() == 1) {
+  if (!grouped()) {
     work();
     return;
   }
@@ -263,7 +297,7 @@ void Dist::on_rank0(const std::string& what, const std::function<void()>& work) 
 }
 
 void Dist::broadcast_from_owners(const std::vector<torch::Tensor>& params, const std::vector<int>& owners) {
-  if (world_size() == 1 || owners.empty()) return;
+  if (!grouped() || owners.empty()) return;
   torch::NoGradGuard no_grad;
   for (int owner = 0; owner < world_size(); ++owner) {
     std::map<c10::ScalarType, std::vector<size_t>> by_dtype;
@@ -303,13 +337,17 @@ void Dist::optimizer_step(AdamW& optimizer, double lr) {
 // ---- bucketed gradient all-reduce, overlapping backward ----
 namespace {
 
+// A gradient accumulator's handle: std::shared_ptr<Node> up to LibTorch 2.11, c10::intrusive_ptr
+// after; whichever this LibTorch returns.
+using NodePtr = decltype(torch::autograd::impl::grad_accumulator(std::declval<const at::Tensor&>()));
+
 class BucketedGradReducer final : public Dist::GradReducer {
  public:
   BucketedGradReducer(Dist& dist, c10::intrusive_ptr<c10d::Backend> pg, const std::vector<torch::Tensor>& params,
                       int64_t bucket_bytes)
       : dist_(dist), pg_(std::move(pg)) {
     // Only parameters that accumulate gradients take part (frozen ones have no accumulator).
-    std::vector<c10::intrusive_ptr<torch::autograd::Node>> accumulators;
+    std::vector<NodePtr> accumulators;
     for (const auto& p : params) {
       if (!p.requires_grad()) continue;
       auto acc = torch::autograd::impl::grad_accumulator(p);
@@ -432,7 +470,7 @@ class BucketedGradReducer final : public Dist::GradReducer {
   std::vector<torch::Tensor> params_;
   std::vector<Bucket> buckets_;
   std::vector<int64_t> bucket_of_;
-  std::vector<std::pair<c10::intrusive_ptr<torch::autograd::Node>, uintptr_t>> hooks_;
+  std::vector<std::pair<NodePtr, uintptr_t>> hooks_;
   std::mutex mu_;
   bool armed_ = false;
   size_t next_launch_ = 0;
@@ -447,7 +485,7 @@ class NoGradReducer final : public Dist::GradReducer {
 }  // namespace
 
 std::unique_ptr<Dist::GradReducer> Dist::grad_reducer(const std::vector<torch::Tensor>& params, int64_t bucket_bytes) {
-  if (world_size() == 1) return std::make_unique<NoGradReducer>();
+  if (!grouped()) return std::make_unique<NoGradReducer>();
   return std::make_unique<BucketedGradReducer>(*this, impl_->pg, params, std::max<int64_t>(1, bucket_bytes));
 }
 

@@ -34,6 +34,9 @@ struct DistEnv {
   bool agent_store = false;        // torchrun's agent hosts the TCPStore; every rank is a client
   std::string store_prefix;        // key prefix under the agent store
   std::string source = "single";   // "torchrun/env", "slurm" or "single"
+  // A process group even for a world of one (normally none: every collective is a no-op). Tests
+  // use it to run a backend's collectives, e.g. NCCL, on one GPU.
+  bool group_at_world_size_1 = false;
 };
 
 // Reads the environment. A malformed value (RANK=x, RANK >= WORLD_SIZE, WORLD_SIZE > 1 without
@@ -47,9 +50,11 @@ enum class ReduceOp { kSum, kMin, kMax };
 
 class Dist {
  public:
-  // World size 1: no process group. Otherwise rendezvous and a Gloo (CPU) or NCCL (CUDA)
-  // process group per `cfg.backend`, with cfg.timeout_s on every collective. Throws
-  // principia::Error when the backend is not in this build or the rendezvous fails.
+  // World size 1: no process group (unless env.group_at_world_size_1). Otherwise rendezvous and
+  // a Gloo (CPU) or NCCL (this rank's GPU, cuda:LOCAL_RANK) process group per `cfg.backend`
+  // (auto: NCCL where a GPU is visible), with cfg.timeout_s on every collective. Under NCCL,
+  // host tensors passed to a collective are staged through the GPU. Throws principia::Error
+  // when the backend is not in this build, has no device, or the rendezvous fails.
   static std::unique_ptr<Dist> create(const config::DistConfig& cfg, const DistEnv& env);
   ~Dist();
   Dist(const Dist&) = delete;
@@ -59,9 +64,10 @@ class Dist {
   int world_size() const { return env_.world_size; }
   int local_rank() const { return env_.local_rank; }
   bool is_main() const { return env_.rank == 0; }
-  const std::string& backend_name() const { return backend_name_; }
+  const std::string& backend_name() const { return backend_name_; }  // "none", "gloo", "nccl"
+  bool grouped() const;  // a process group exists (collectives communicate)
 
-  // In-place collectives (no-ops at world size 1). Failures — a peer that exited, a timeout —
+  // In-place collectives (no-ops without a process group). Failures — a peer that exited, a timeout —
   // become principia::Error naming the collective, this rank and the cause.
   void all_reduce(torch::Tensor& t, ReduceOp op = ReduceOp::kSum);
   void broadcast(std::vector<torch::Tensor>& tensors, int root = 0);

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <map>
 #include <cmath>
 #include <set>
 #include <sstream>
@@ -18,7 +19,7 @@ AdamWOptions AdamWOptions::from(const config::OptimConfig& o) {
   for (double b : o.betas)
     if (!(b >= 0 && b < 1)) throw Error("optim.betas: each beta must be in [0, 1), got " +
                                         std::to_string(b));
-  return {o.betas[0], o.betas[1], o.eps, o.weight_decay};
+  return {o.betas[0], o.betas[1], o.eps, o.weight_decay, /*fused=*/true};
 }
 
 AdamW::AdamW(std::vector<NamedParam> params, AdamWOptions options)
@@ -34,9 +35,21 @@ AdamW::AdamW(std::vector<NamedParam> params, AdamWOptions options)
   }
 }
 
+namespace {
+// The parameters of one fused launch: same device, same weight decay.
+struct FusedGroup {
+  std::vector<at::Tensor> weights, grads, exp_avgs, exp_avg_sqs;
+  std::vector<double> steps;
+  std::vector<std::pair<at::Tensor, at::Tensor>> roundings;  // (bf16 parameter, its fp32 master)
+};
+}  // namespace
+
 void AdamW::step(double lr) {
   torch::NoGradGuard no_grad;
   const double b1 = options_.beta1, b2 = options_.beta2;
+  // CUDA parameters go through ATen's fused AdamW kernel (torch.optim.AdamW(fused=True)): one
+  // launch per group instead of ~8 per parameter. Same update rule as the loop below.
+  std::map<std::pair<int, bool>, FusedGroup> fused;
   for (size_t i = 0; i < params_.size(); ++i) {
     if (!owns(i)) continue;
     at::Tensor p = params_[i].tensor;
@@ -48,6 +61,16 @@ void AdamW::step(double lr) {
     at::Tensor w = fp32 ? p : s.master;  // update the fp32 master; the parameter is its rounding
     at::Tensor g = grad.to(torch::kFloat);
     const double wd = params_[i].weight_decay ? options_.weight_decay : 0.0;
+    if (options_.fused && w.is_cuda()) {
+      FusedGroup& f = fused[{int(w.get_device()), params_[i].weight_decay}];
+      f.weights.push_back(w);
+      f.grads.push_back(g);
+      f.exp_avgs.push_back(s.exp_avg);
+      f.exp_avg_sqs.push_back(s.exp_avg_sq);
+      f.steps.push_back(double(s.step));
+      if (!fp32) f.roundings.emplace_back(p, w);
+      continue;
+    }
     if (wd != 0) w.mul_(1 - lr * wd);
     s.exp_avg.mul_(b1).add_(g, 1 - b1);
     s.exp_avg_sq.mul_(b2).addcmul_(g, g, 1 - b2);
@@ -56,6 +79,17 @@ void AdamW::step(double lr) {
     at::Tensor denom = (s.exp_avg_sq.sqrt() / std::sqrt(bias_correction2)).add_(options_.eps);
     w.addcdiv_(s.exp_avg, denom, -lr / bias_correction1);
     if (!fp32) p.copy_(w);
+  }
+  for (auto& [key, f] : fused) {
+    // The kernel reads each parameter's step count from a float32 tensor on its device: one
+    // host-to-device copy for the group.
+    auto steps = torch::tensor(f.steps, torch::kFloat)
+                     .to(f.weights[0].device(), /*non_blocking=*/true)
+                     .unbind(0);
+    const double wd = key.second ? options_.weight_decay : 0.0;
+    at::_fused_adamw_(f.weights, f.grads, f.exp_avgs, f.exp_avg_sqs, /*max_exp_avg_sqs=*/{}, steps, lr, b1, b2,
+                      wd, options_.eps, /*amsgrad=*/false, /*maximize=*/false);
+    for (auto& [param, master] : f.roundings) param.copy_(master);
   }
 }
 

@@ -22,6 +22,9 @@ struct NamedParam {
 
 struct AdamWOptions {
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.01;
+  // CUDA parameters are updated by ATen's fused multi-tensor kernel (as torch.optim.AdamW's
+  // fused=True); CPU ones always by the per-parameter loop (bitwise-reproducible resume).
+  bool fused = true;
   static AdamWOptions from(const config::OptimConfig& o);  // throws Error on a bad `betas`
 };
 
@@ -33,7 +36,8 @@ struct AdamWOptions {
 // Moments are fp32 whatever the parameter dtype. A bf16/fp16 parameter also gets an fp32 master
 // copy: the update is applied to the master and the parameter is its rounding (small updates
 // accumulate instead of vanishing below the bf16 ulp). A parameter with no gradient is skipped
-// and its t does not advance (as in torch).
+// and its t does not advance (as in torch). On CUDA the same rule runs as one fused kernel per
+// device and weight-decay group (AdamWOptions::fused).
 class AdamW {
  public:
   AdamW(std::vector<NamedParam> params, AdamWOptions options);

@@ -1,8 +1,10 @@
 // principia_bench_model: throughput of our transformer on a Hugging Face model directory.
-//   principia_bench_model train  MODEL_DIR BATCH SEQ STEPS THREADS [DEVICE [DTYPE]]
-//       forward + backward of the next-token loss (token_logprobs), tokens/s = BATCH*SEQ/step
-//   principia_bench_model sample MODEL_DIR BATCH PROMPT_LEN NEW_TOKENS THREADS [DEVICE [DTYPE]]
-//       batched sampling (temperature 1, no EOS stop), tokens/s = BATCH*NEW_TOKENS/run
+//   principia_bench_model train  MODEL_DIR BATCH SEQ STEPS THREADS [DEVICE [DTYPE [CKPT]]]
+//       forward + backward of the next-token loss (token_logprobs), tokens/s = BATCH*SEQ/step;
+//       CKPT 1: activation checkpointing (each layer recomputed in backward)
+//   principia_bench_model sample MODEL_DIR BATCH PROMPT_LEN NEW_TOKENS THREADS [DEVICE [DTYPE [DECODE]]]
+//       batched sampling (temperature 1, no EOS stop), tokens/s = BATCH*NEW_TOKENS/run;
+//       DECODE: auto (default: a CUDA graph on CUDA), eager or graph
 // DEVICE: cpu (default), cuda, cuda:N; DTYPE: float32 (default), bfloat16. On CUDA the clock
 // stops after a device synchronisation.
 // Prints one JSON line. Inputs are random ids from a fixed seed (the same as run_bench.py uses
@@ -29,8 +31,8 @@ static double seconds_since(Clock::time_point t0) {
 }
 
 int main(int argc, char** argv) {
-  if (argc < 7 || argc > 9) {
-    std::fprintf(stderr, "usage: principia_bench_model train|sample MODEL_DIR B T N THREADS [DEVICE [DTYPE]]\n");
+  if (argc < 7 || argc > 10) {
+    std::fprintf(stderr, "usage: principia_bench_model train|sample MODEL_DIR B T N THREADS [DEVICE [DTYPE [CKPT]]]\n");
     return 2;
   }
   try {
@@ -49,6 +51,7 @@ int main(int argc, char** argv) {
     torch::manual_seed(0);
     if (mode == "train") {
       m->train();
+      m->set_gradient_checkpointing(argc > 9 && std::string(argv[9]) == "1");
       auto step = [&] {
         torch::Tensor ids = torch::randint(0, V, {B, T + 1}, torch::TensorOptions(torch::kLong).device(device));
         torch::Tensor h = m->hidden_states(ids.narrow(1, 0, T));
@@ -74,6 +77,10 @@ int main(int argc, char** argv) {
       SamplingOptions o;
       o.max_new_tokens = N;
       o.use_config_eos = false;  // every row generates N tokens, as in the transformers run
+      const std::string decode = argc > 9 ? argv[9] : "auto";
+      if (decode == "eager") o.decode_mode = DecodeMode::kEager;
+      else if (decode == "graph") o.decode_mode = DecodeMode::kGraph;
+      else if (decode != "auto") throw principia::Error("DECODE must be auto, eager or graph, not " + decode);
       SamplingOptions warm = o;
       warm.max_new_tokens = 4;
       generate(*m, reqs, warm);

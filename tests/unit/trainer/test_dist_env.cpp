@@ -1,4 +1,5 @@
-// The launcher environment -> DistEnv, and a world-size-1 Dist doing nothing.
+// The launcher environment -> DistEnv, a world-size-1 Dist doing nothing, and one with a Gloo
+// group of one rank.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -9,6 +10,7 @@
 
 #include "core/error.h"
 #include "trainer/dist.h"
+#include "tests/unit/trainer/world_of_one.h"
 
 namespace principia::trainer {
 namespace {
@@ -116,6 +118,23 @@ TEST(Dist, WorldSizeOneIsANoOp) {
   EXPECT_DOUBLE_EQ(dist->all_reduce(3.5, ReduceOp::kMax), 3.5);
   EXPECT_TRUE(torch::equal(dist->all_gather(t), t));
   dist->barrier();
+  EXPECT_FALSE(dist->grouped());
+  EXPECT_EQ(dist->backend_name(), "none");
+}
+
+// The collectives' code path through a real Gloo group, which CI otherwise reaches only in the
+// multi-process `dist` tests.
+TEST(Dist, GlooGroupOfOneRunsEveryCollective) {
+  ScopedEnv env({});
+  std::unique_ptr<Dist> d;
+  try {
+    d = testing::world_of_one(config::Backend::kGloo);
+  } catch (const Error& e) {
+    if (std::string(e.what()).find("has no Gloo") != std::string::npos) GTEST_SKIP() << e.what();
+    throw;
+  }
+  EXPECT_EQ(d->backend_name(), "gloo");
+  testing::check_collectives_at_world_size_1(*d, torch::kCPU);
 }
 
 }  // namespace
