@@ -179,6 +179,10 @@ struct RolloutConfig {
   double temperature = 1.0;
   double top_p = 1.0;
   int64_t top_k = 0;              // 0 = off
+  // Sequences per generate() call on a rank (0 = all of the rank's B·G/W at once). Bounds the
+  // rollout KV cache (and the CUDA graph) at this many rows; the samples do not change (each
+  // has its own seed).
+  int64_t generation_batch = 0;
   template <class V> void visit(V& v) {
     v("group_size", group_size, at_least(1));
     v("batch_size", batch_size, at_least(1));
@@ -186,6 +190,7 @@ struct RolloutConfig {
     v("temperature", temperature, positive());
     v("top_p", top_p, Range{0, 1, true});
     v("top_k", top_k, at_least(0));
+    v("generation_batch", generation_batch, at_least(0));
   }
 };
 

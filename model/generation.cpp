@@ -152,65 +152,80 @@ std::vector<Generation> generate(Transformer& model, const std::vector<Generatio
   };
   std::unique_ptr<DecodeGraph> graph;  // declared after the buffers it reads: destroyed first
 
+  // The host looks at the new tokens (EOS / stop checks) once every `every` steps, and uploads
+  // that many steps' uniforms at once: two small copies per chunk instead of a synchronisation
+  // per token. Rows that stopped inside a chunk keep sampling until its end; those tokens are
+  // dropped, so the result is the same for any chunk length.
+  const int64_t every = options.sync_every > 0 ? options.sync_every : (device.is_cuda() ? 16 : 1);
+  Tensor generated = torch::empty({B, options.max_new_tokens}, i64.device(device));
   std::vector<bool> running(B, true);
-  std::vector<float> u_host(B);
+  std::vector<float> u_host;
   int64_t alive = B, steps = 0;
   Tensor tok, lp;
-  for (int64_t s = 0; s < options.max_new_tokens && alive > 0; ++s) {
-    Tensor u;
+  for (int64_t s0 = 0; s0 < options.max_new_tokens && alive > 0; s0 += every) {
+    const int64_t n = std::min(every, options.max_new_tokens - s0);
+    Tensor u_chunk;  // [n, B]: row r's uniform for step s0 + i, drawn in step order
     if (!options.greedy) {
+      u_host.resize(size_t(n * B));
       // Strictly below 1 after rounding to float, so the target stays inside the CDF.
-      for (int64_t r = 0; r < B; ++r)
-        u_host[r] = std::min(static_cast<float>(rngs[r].uniform()), 0.99999994f);
-      u = torch::from_blob(u_host.data(), {B}, torch::kFloat32).to(device);
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t r = 0; r < B; ++r)
+          u_host[size_t(i * B + r)] = std::min(static_cast<float>(rngs[r].uniform()), 0.99999994f);
+      u_chunk = torch::from_blob(u_host.data(), {n, B}, torch::kFloat32).to(device);
     }
-    if (s == 0) {  // from the prompt's last hidden state
-      std::tie(tok, lp) = sample_step(model.logits(last).to(torch::kFloat32), options, u);
-    } else if (mode == DecodeMode::kEager) {  // the previous token through the growing cache
-      ForwardArgs step;
-      step.position_ids = next_pos + (s - 1);
-      step.cache = &cache;
-      last = model.hidden_states(tok.unsqueeze(1), step).select(1, 0);
-      std::tie(tok, lp) = sample_step(model.logits(last).to(torch::kFloat32), options, u);
-    } else {  // the previous token into slot P + s - 1, static shapes
-      in_tok.copy_(tok.unsqueeze(1));
-      in_pos.copy_(next_pos + (s - 1));
-      in_slot.fill_(P + s - 1);
-      if (u.defined()) in_u.copy_(u);
-      if (mode == DecodeMode::kGraph && !graph) {
-        try {
-          graph = capture_decode_graph(static_step, device);
-        } catch (const std::exception& e) {
-          if (options.decode_mode == DecodeMode::kGraph) throw;
-          log::warn("generate: CUDA graph capture failed, decoding without it: ", e.what());
-          mode = DecodeMode::kStatic;
+    for (int64_t s = s0; s < s0 + n; ++s) {
+      Tensor u = options.greedy ? Tensor() : u_chunk[s - s0];
+      if (s == 0) {  // from the prompt's last hidden state
+        std::tie(tok, lp) = sample_step(model.logits(last).to(torch::kFloat32), options, u);
+      } else if (mode == DecodeMode::kEager) {  // the previous token through the growing cache
+        ForwardArgs step;
+        step.position_ids = next_pos + (s - 1);
+        step.cache = &cache;
+        last = model.hidden_states(tok.unsqueeze(1), step).select(1, 0);
+        std::tie(tok, lp) = sample_step(model.logits(last).to(torch::kFloat32), options, u);
+      } else {  // the previous token into slot P + s - 1, static shapes
+        in_tok.copy_(tok.unsqueeze(1));
+        in_pos.copy_(next_pos + (s - 1));
+        in_slot.fill_(P + s - 1);
+        if (u.defined()) in_u.copy_(u);
+        if (mode == DecodeMode::kGraph && !graph) {
+          try {
+            graph = capture_decode_graph(static_step, device);
+          } catch (const std::exception& e) {
+            if (options.decode_mode == DecodeMode::kGraph) throw;
+            log::warn("generate: CUDA graph capture failed, decoding without it: ", e.what());
+            mode = DecodeMode::kStatic;
+          }
         }
+        if (graph) graph->replay();
+        else static_step();
+        tok = out_tok;
+        lp = out_lp;
       }
-      if (graph) graph->replay();
-      else static_step();
-      tok = out_tok;
-      lp = out_lp;
+      logprobs.select(1, s).copy_(lp);
+      generated.select(1, s).copy_(tok);
     }
-    logprobs.select(1, s).copy_(lp);
-    steps = s + 1;
-    Tensor tok_host = tok.to(torch::kCPU);
-    const int64_t* t = tok_host.data_ptr<int64_t>();
+    steps = s0 + n;
+    Tensor chunk = generated.narrow(1, s0, n).to(torch::kCPU).contiguous();
+    const int64_t* t = chunk.data_ptr<int64_t>();
     for (int64_t r = 0; r < B; ++r) {
-      if (!running[r]) continue;
-      Generation& g = out[r];
-      g.ids.push_back(t[r]);
-      bool stop = false;
-      if (std::find(eos.begin(), eos.end(), t[r]) != eos.end()) {
-        g.finish = FinishReason::kEos;
-        stop = true;
-      } else {
-        for (const auto& seq : options.stop_sequences) stop = stop || ends_with(g.ids, seq);
-        if (!stop && options.stop_check) stop = options.stop_check(static_cast<size_t>(r), g.ids);
-        if (stop) g.finish = FinishReason::kStop;
-      }
-      if (stop) {
-        running[r] = false;
-        --alive;
+      for (int64_t i = 0; i < n && running[r]; ++i) {
+        const int64_t id = t[r * n + i];
+        Generation& g = out[r];
+        g.ids.push_back(id);
+        bool stop = false;
+        if (std::find(eos.begin(), eos.end(), id) != eos.end()) {
+          g.finish = FinishReason::kEos;
+          stop = true;
+        } else {
+          for (const auto& seq : options.stop_sequences) stop = stop || ends_with(g.ids, seq);
+          if (!stop && options.stop_check) stop = options.stop_check(static_cast<size_t>(r), g.ids);
+          if (stop) g.finish = FinishReason::kStop;
+        }
+        if (stop) {
+          running[r] = false;
+          --alive;
+        }
       }
     }
   }
@@ -218,6 +233,25 @@ std::vector<Generation> generate(Transformer& model, const std::vector<Generatio
   for (int64_t r = 0; r < B; ++r) {
     const float* row = lp_host.data_ptr<float>() + r * steps;
     out[r].logprobs.assign(row, row + out[r].ids.size());
+  }
+  return out;
+}
+
+std::vector<Generation> generate_in_batches(Transformer& model, const std::vector<GenerationRequest>& requests,
+                                            const SamplingOptions& options, int64_t max_batch) {
+  if (max_batch < 0) throw Error("generate: max_batch must be >= 0");
+  if (max_batch == 0 || int64_t(requests.size()) <= max_batch) return generate(model, requests, options);
+  std::vector<Generation> out;
+  out.reserve(requests.size());
+  for (size_t begin = 0; begin < requests.size(); begin += size_t(max_batch)) {
+    const size_t end = std::min(requests.size(), begin + size_t(max_batch));
+    std::vector<GenerationRequest> part(requests.begin() + long(begin), requests.begin() + long(end));
+    SamplingOptions o = options;
+    if (options.stop_check)  // the caller's rows are numbered across the whole request list
+      o.stop_check = [&options, begin](size_t row, const std::vector<int64_t>& g) {
+        return options.stop_check(begin + row, g);
+      };
+    for (auto& g : generate(model, part, o)) out.push_back(std::move(g));
   }
   return out;
 }

@@ -13,8 +13,11 @@
 // position, slot, uniforms) into fixed buffers and launches one graph instead of a few hundred
 // kernels. The graph is captured per generate() call, for that call's batch and capacity.
 //
-// Host syncs: one small device->host copy of the new token ids per step (EOS/stop checks);
-// log-probs stay on the device until the end.
+// Host syncs: every `sync_every` steps (16 on CUDA, 1 on the CPU, where it costs nothing) one
+// small device->host copy of the new token ids (EOS/stop checks) and one upload of the next
+// chunk's uniforms; none in between. Log-probs stay on the device until the end. Rows that
+// stop inside a chunk run on to its end and those tokens are dropped: the result does not
+// depend on the chunk length.
 //
 // No LibTorch in this header: Transformer is only declared.
 #pragma once
@@ -52,6 +55,7 @@ struct SamplingOptions {
   // return true to stop it ("stop"). Use it to look for stop strings in decoded text.
   std::function<bool(size_t row, const std::vector<int64_t>& generated)> stop_check;
   DecodeMode decode_mode = DecodeMode::kAuto;
+  int64_t sync_every = 0;  // steps between the host's stop checks; 0 = 16 on CUDA, 1 on the CPU
 };
 
 struct GenerationRequest {
@@ -71,5 +75,11 @@ struct Generation {
 // prompts, ids outside the vocabulary or bad options.
 std::vector<Generation> generate(Transformer& model, const std::vector<GenerationRequest>& requests,
                                  const SamplingOptions& options);
+
+// generate() over at most `max_batch` requests at a time, in order (0 = all in one call): the
+// KV cache holds max_batch rows instead of all of them. The same generations as one call (up
+// to floating-point differences of batched kernels), since every row has its own seed.
+std::vector<Generation> generate_in_batches(Transformer& model, const std::vector<GenerationRequest>& requests,
+                                            const SamplingOptions& options, int64_t max_batch);
 
 }  // namespace principia::model

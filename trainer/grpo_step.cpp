@@ -36,14 +36,19 @@ std::vector<torch::Tensor> logprobs_no_grad(model::Transformer& model, const std
   std::vector<size_t> order(seqs.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::vector<torch::Tensor> out(seqs.size());
+  torch::Tensor entropy;  // summed on the device (float64): one host sync after the loop
   for (const auto& mb : micro_batches(seqs, order, token_budget)) {
     std::vector<const Sequence*> rows;
     for (size_t i : mb) rows.push_back(&seqs[i]);
     auto lp = response_logprobs(model, rows, temperature, entropy_sum != nullptr);
-    if (entropy_sum) *entropy_sum += (lp.entropy * lp.mask).sum().item<double>();
+    if (entropy_sum) {
+      auto s = (lp.entropy * lp.mask).sum().to(torch::kFloat64);
+      entropy = entropy.defined() ? entropy + s : s;
+    }
     for (size_t r = 0; r < mb.size(); ++r)
       out[mb[r]] = lp.logp[int64_t(r)].narrow(0, 0, int64_t(seqs[mb[r]].response.size())).clone();
   }
+  if (entropy_sum && entropy.defined()) *entropy_sum += entropy.item<double>();
   return out;
 }
 
@@ -53,15 +58,16 @@ double peak_rss_gib() {
   return double(u.ru_maxrss) / (1024.0 * 1024.0);  // ru_maxrss is in KiB on Linux
 }
 
-// Stacks per-sequence 1-D tensors into [B, R] (zero padded) for the rows of a micro-batch.
+// Stacks per-sequence 1-D tensors into [B, R] (zero padded) for the rows of a micro-batch,
+// built on `device` (device-to-device copies on a GPU: no host synchronisation).
 torch::Tensor gather_padded(const std::vector<torch::Tensor>& per_seq, const std::vector<size_t>& rows,
                             int64_t R, torch::Device device) {
-  auto out = torch::zeros({int64_t(rows.size()), R}, torch::kFloat32);
+  auto out = torch::zeros({int64_t(rows.size()), R}, torch::TensorOptions(torch::kFloat32).device(device));
   for (size_t r = 0; r < rows.size(); ++r) {
     const auto& t = per_seq[rows[r]];
     if (t.numel() > 0) out[int64_t(r)].narrow(0, 0, t.numel()).copy_(t);
   }
-  return out.to(device);
+  return out;
 }
 
 // Judgment counts summed over ranks, so rates are over the global batch.
@@ -115,7 +121,7 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
   sampling.top_k = cfg.rollout.top_k;
   sampling.eos_ids = ctx.format.stop_ids();
   sampling.use_config_eos = false;
-  auto generations = model::generate(ctx.policy, requests, sampling);
+  auto generations = model::generate_in_batches(ctx.policy, requests, sampling, cfg.rollout.generation_batch);
   const double rollout_s = seconds_since(t);
 
   // ---- 3. Reward: parse, map shown names back, score against gold ----

@@ -65,6 +65,9 @@ Plan make_plan(const config::Config& cfg, int64_t world_size, int64_t vocab_size
   t.rollout_tokens_per_step = t.sequences_per_step * t.max_tokens_per_sequence;
   t.update_tokens_per_step = t.rollout_tokens_per_step * cfg.algorithm.ppo_epochs;
   t.sequences_per_rank = (t.sequences_per_step + world_size - 1) / world_size;
+  t.sequences_per_generate = cfg.rollout.generation_batch > 0
+                                 ? std::min(t.sequences_per_rank, cfg.rollout.generation_batch)
+                                 : t.sequences_per_rank;
 
   MemoryPlan& mem = plan.memory;
   mem.weights = P * b;
@@ -72,7 +75,7 @@ Plan make_plan(const config::Config& cfg, int64_t world_size, int64_t vocab_size
   mem.master_weights = m.dtype == config::DType::kFloat32 ? 0.0 : P * 4.0 / shards;
   mem.optimizer = P * 8.0 / shards;
   mem.reference = cfg.algorithm.kl_coef > 0 ? P * b : 0.0;
-  mem.kv_cache = L * 2.0 * kv * double(t.max_tokens_per_sequence) * double(t.sequences_per_rank) * b;
+  mem.kv_cache = L * 2.0 * kv * double(t.max_tokens_per_sequence) * double(t.sequences_per_generate) * b;
   const double T = double(cfg.algorithm.micro_batch_tokens);
   const double a = 4 * H + 3 * q + 3 * kv + 4 * I;
   const double logits = 2.0 * T * double(vocab_size) * 4.0;
@@ -112,7 +115,7 @@ std::string format_plan(const Plan& plan, const config::Config& cfg) {
      << " items x " << cfg.rollout.group_size << "), up to " << t.max_tokens_per_sequence
      << " tokens each: " << t.rollout_tokens_per_step << " rollout, " << t.update_tokens_per_step
      << " update (" << cfg.algorithm.ppo_epochs << " epoch(s)); " << t.sequences_per_rank
-     << " sequences per rank\n";
+     << " sequences per rank, generated " << t.sequences_per_generate << " at a time (rollout.generation_batch)\n";
   return os.str();
 }
 

@@ -31,7 +31,8 @@ ParamCount count_parameters(const config::ModelConfig& model, int64_t vocab_size
 //   master_weights P·4 / S        only when dtype is not float32 (fp32 copy the optimizer updates)
 //   optimizer      P·8 / S        AdamW exp_avg + exp_avg_sq in fp32
 //   reference      P·b            only when algorithm.kl_coef > 0 (a frozen copy of the policy)
-//   kv_cache       L · 2 · kv_heads · head_dim · (prompt + new tokens) · ⌈B·G / W⌉ · b
+//   kv_cache       L · 2 · kv_heads · head_dim · (prompt + new tokens) · S · b, with S the rows of
+//                  one generate() call: ⌈B·G / W⌉, or rollout.generation_batch when smaller
 //                  (prompt = data.max_prompt_tokens, new = rollout.max_new_tokens)
 //   activations    per micro-batch of T = algorithm.micro_batch_tokens tokens:
 //                    stored per token per layer a = 4H + 3q + 3kv + 4I elements (norm inputs and
@@ -52,6 +53,7 @@ struct TokensPlan {
   int64_t rollout_tokens_per_step = 0;   // B·G·(prompt + new), an upper bound
   int64_t update_tokens_per_step = 0;    // × ppo_epochs
   int64_t sequences_per_rank = 0;        // ⌈B·G / W⌉
+  int64_t sequences_per_generate = 0;    // min(sequences_per_rank, rollout.generation_batch if set)
 };
 
 struct Plan {

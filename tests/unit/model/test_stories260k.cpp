@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -141,6 +142,70 @@ TEST(Stories260k, StaticDecodeStepEqualsEager) {
   EXPECT_EQ(generate(*s.model, {{{1}, 0}}, o)[0].ids, s.greedy);
   o.decode_mode = DecodeMode::kGraph;  // needs CUDA: refused on the CPU with a clear error
   EXPECT_THROW(generate(*s.model, {{{1}, 0}}, o), Error);
+}
+
+// The host checks for stops every `sync_every` steps (16 on CUDA); the result must not depend
+// on it: EOS, stop sequences and a caller's stop_check that end rows at different steps inside
+// chunks, on a padded sampled batch, decoded eagerly and with the static step.
+TEST(Stories260k, StopChecksEveryKStepsEqualEveryStep) {
+  PRINCIPIA_REQUIRE_SHARED_DATA();
+  Stories s = load();
+  std::vector<GenerationRequest> reqs;
+  for (int n : {1, 4, 11, 2, 20}) {
+    std::vector<int64_t> p{1};
+    p.insert(p.end(), s.greedy.begin(), s.greedy.begin() + n - 1);
+    reqs.push_back({p, static_cast<uint64_t>(40 + n)});
+  }
+  SamplingOptions o;
+  o.temperature = 1.0;
+  o.max_new_tokens = 50;
+  o.eos_ids = {s.greedy[7]};                           // a common token: some rows end on it
+  o.stop_sequences = {{s.greedy[2], s.greedy[3]}};     // and some on this pair
+  o.stop_check = [](size_t row, const std::vector<int64_t>& g) { return g.size() == 13 + 7 * row; };
+  o.decode_mode = DecodeMode::kEager;
+  o.sync_every = 1;
+  auto want = generate(*s.model, reqs, o);
+  std::set<FinishReason> reasons;
+  for (const auto& g : want) reasons.insert(g.finish);
+  EXPECT_GE(reasons.size(), 2u) << "the rows should stop for different reasons";
+  for (DecodeMode mode : {DecodeMode::kEager, DecodeMode::kStatic}) {
+    for (int64_t every : {4, 7, 64}) {
+      o.decode_mode = mode;
+      o.sync_every = every;
+      auto got = generate(*s.model, reqs, o);
+      for (size_t r = 0; r < reqs.size(); ++r) {
+        EXPECT_EQ(got[r].ids, want[r].ids) << "row " << r << ", every " << every;
+        EXPECT_EQ(got[r].finish, want[r].finish) << "row " << r << ", every " << every;
+        ASSERT_EQ(got[r].logprobs.size(), want[r].logprobs.size());
+        for (size_t i = 0; i < want[r].logprobs.size(); ++i) EXPECT_NEAR(got[r].logprobs[i], want[r].logprobs[i], 1e-4);
+      }
+    }
+  }
+}
+
+// rollout.generation_batch: the requests in slices of 2 (the last one shorter) give the same
+// generations as one call, and a stop_check sees the caller's row numbers.
+TEST(Stories260k, GenerateInBatchesEqualsOneCall) {
+  PRINCIPIA_REQUIRE_SHARED_DATA();
+  Stories s = load();
+  std::vector<GenerationRequest> reqs;
+  for (int n : {1, 6, 3, 14, 9}) {
+    std::vector<int64_t> p{1};
+    p.insert(p.end(), s.greedy.begin(), s.greedy.begin() + n - 1);
+    reqs.push_back({p, static_cast<uint64_t>(70 + n)});
+  }
+  SamplingOptions o;
+  o.max_new_tokens = 30;
+  o.stop_check = [](size_t row, const std::vector<int64_t>& g) { return g.size() == 10 + 4 * row; };
+  auto whole = generate(*s.model, reqs, o);
+  auto sliced = generate_in_batches(*s.model, reqs, o, 2);
+  ASSERT_EQ(sliced.size(), whole.size());
+  for (size_t r = 0; r < reqs.size(); ++r) {
+    EXPECT_EQ(sliced[r].ids, whole[r].ids) << "row " << r;
+    EXPECT_EQ(sliced[r].ids.size(), 10 + 4 * r) << "row " << r;
+    EXPECT_EQ(sliced[r].finish, FinishReason::kStop);
+  }
+  EXPECT_THROW(generate_in_batches(*s.model, reqs, o, -1), Error);
 }
 
 // bf16 is not expected to follow the fp32 greedy path for 200 steps (the smallest top-1/top-2

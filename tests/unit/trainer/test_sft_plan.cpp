@@ -134,6 +134,16 @@ TEST(Plan, MemoryAndTokensByHand) {
   EXPECT_EQ(mem.reference, 712);        // kl_coef > 0
   // KV: L 2 · 2 · kv 2 · (6 + 4) tokens · ⌈3·2 / 2⌉ = 3 sequences · 2 bytes = 480
   EXPECT_EQ(mem.kv_cache, 480);
+  EXPECT_EQ(plan.tokens.sequences_per_generate, 3);
+  {  // rollout.generation_batch bounds the rows of one generate() call, so the KV cache
+    config::Config c2 = cfg;
+    c2.rollout.generation_batch = 2;
+    Plan p2 = make_plan(c2, 2, 10);
+    EXPECT_EQ(p2.tokens.sequences_per_generate, 2);
+    EXPECT_EQ(p2.memory.kv_cache, 320);  // 480 · 2/3
+    c2.rollout.generation_batch = 50;    // larger than a rank's share: no effect
+    EXPECT_EQ(make_plan(c2, 2, 10).memory.kv_cache, 480);
+  }
   // a = 4·4 + 3·4 + 3·2 + 4·8 = 66; T = 5: 5·2·66·2 = 1320; logits 2·5·10·4 = 400 -> 1720
   EXPECT_EQ(mem.activations, 1720);
   // checkpointed: 5·(2·4 + 66)·2 = 740 + 400 = 1140
