@@ -25,7 +25,9 @@ inline std::unique_ptr<Dist> world_of_one(config::Backend backend) {
 }
 
 // `device`: where the tensors live (host tensors under NCCL are staged through the GPU).
-inline void check_collectives_at_world_size_1(Dist& d, const torch::Device& device) {
+// `with_reducer`: also the gradient reducer (its parameters must be where the backend works:
+// NCCL takes no host gradients).
+inline void check_collectives_at_world_size_1(Dist& d, const torch::Device& device, bool with_reducer = true) {
   ASSERT_TRUE(d.grouped());
   const auto f32 = torch::TensorOptions(torch::kFloat).device(device);
   auto t = torch::tensor({1.5f, -2.0f, 3.0f}, f32);
@@ -47,6 +49,7 @@ inline void check_collectives_at_world_size_1(Dist& d, const torch::Device& devi
   bool ran = false;
   d.on_rank0("a test's work", [&] { ran = true; });
   EXPECT_TRUE(ran);
+  if (!with_reducer) return;
 
   // The bucketed gradient reducer: hooks during backward, buckets of 16 bytes (several).
   torch::manual_seed(0);
