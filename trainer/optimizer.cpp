@@ -3,8 +3,8 @@
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <map>
 #include <cmath>
+#include <map>
 #include <set>
 #include <sstream>
 
