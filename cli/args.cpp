@@ -16,7 +16,11 @@ std::string CommandSpec::help_text() const {
       std::string left = "  " + f.name + (f.value_name.empty() ? "" : " " + f.value_name);
       if (left.size() < 28) left += std::string(28 - left.size(), ' ');
       else left += "  ";
-      os << left << f.help << "\n";
+      // A multi-line help continues under its first line.
+      const std::string indent = "\n" + std::string(left.size(), ' ');
+      std::string help;
+      for (char c : f.help) help += c == '\n' ? indent : std::string(1, c);
+      os << left << help << "\n";
     }
   }
   os << "  --help                    show this help\n";

@@ -61,7 +61,7 @@ int run_validate(const Argv& argv) {
 
 const CommandSpec kSynthSpec{
     "principia data synth --n N --seed S --out X.jsonl [--candidates K] [--split train|eval|all]\n"
-    "                   [--first-index I]",
+    "                   [--first-index I] [--lenient-teacher-rate P]",
     "Writes N items of the synthetic principle-following task: principles over ten countable\n"
     "attributes in five dimensions (content, structure, logic, style, tone) with a polarity\n"
     "(more / fewer is better), tiny texts over a closed vocabulary, gold scores computed from\n"
@@ -73,7 +73,11 @@ const CommandSpec kSynthSpec{
      {"--candidates", "K", "responses per item, 2..5 (default 3)"},
      {"--split", "NAME", "train (default), eval or all"},
      {"--first-index", "I", "index of the first item (default 0): items I..I+N-1, e.g. new items\n"
-                            "of the training principles for evaluation"}},
+                            "of the training principles for evaluation"},
+     {"--lenient-teacher-rate", "P",
+      "share of items whose meta.teacher_scores (the SFT target) come from\n"
+      "a lenient teacher that raises scores below 3 to 3 (default 0: no\n"
+      "teacher_scores; the gold is unchanged)"}},
     0,
     0};
 
@@ -89,6 +93,9 @@ int run_synth(const Argv& argv) {
   o.split = data::parse_synth_split(a.get("--split", "train"));
   o.first_index = a.get_int("--first-index", 0);
   if (o.first_index < 0) throw UsageError("--first-index must be >= 0", kSynthSpec.help_text());
+  o.lenient_teacher_rate = a.get_double("--lenient-teacher-rate", 0.0);
+  if (!(o.lenient_teacher_rate >= 0 && o.lenient_teacher_rate <= 1))
+    throw UsageError("--lenient-teacher-rate must be in [0, 1]", kSynthSpec.help_text());
   std::string out = a.require("--out");
   int64_t n = data::write_synth_jsonl(o, out);
   std::printf("wrote %lld %s items to %s\n", static_cast<long long>(n),

@@ -145,11 +145,15 @@ struct SynthConfig {
   // Eval items under the held-out principles (generalisation to new principles), under the
   // trained ones (new items: indices after the training items), or under all.
   SynthEvalPrinciples eval_principles = SynthEvalPrinciples::kHeldOut;
+  // Share of training items whose SFT target comes from a lenient teacher (scores below 3 raised
+  // to 3) instead of the gold; GRPO's reward stays on the gold. 0 = SFT on the gold.
+  double lenient_teacher_rate = 0.0;
   template <class V> void visit(V& v) {
     v("train_items", train_items, at_least(1));
     v("eval_items", eval_items, at_least(1));
     v("candidates", candidates, between(2, 5));  // distinct levels of five
     v("eval_principles", eval_principles);
+    v("lenient_teacher_rate", lenient_teacher_rate, between(0, 1));
   }
 };
 

@@ -212,6 +212,31 @@ std::optional<RecordProblem> fields_to_record(const ordered_json& j, Record& r) 
       return problem(Problem::kWrongType,
                      std::string("meta: must be an object, got ") + type_name(*meta));
     r.meta = *meta;
+    // A teacher's scores, the SFT target where present (trainer/judge_task.h): checked like the
+    // gold, so a bad one stops the load at its line instead of an SFT run half-way.
+    auto ts = meta->find("teacher_scores");
+    if (ts != meta->end()) {
+      if (!ts->is_object())
+        return problem(Problem::kWrongType,
+                       std::string("meta.teacher_scores: must be an object {name: number}, got ") +
+                           type_name(*ts));
+      for (auto it = ts->begin(); it != ts->end(); ++it) {
+        if (r.index_of(it.key()) < 0)
+          return problem(Problem::kBadScore, "meta.teacher_scores: " + quote_name(it.key()) +
+                                                 " is not one of the responses");
+        if (!it->is_number())
+          return problem(Problem::kWrongType, "meta.teacher_scores." + it.key() +
+                                                  ": must be a number, got " + type_name(*it));
+        const double v = it->get<double>();
+        if (!(v >= kMinScore && v <= kMaxScore))
+          return problem(Problem::kBadScore, "meta.teacher_scores." + it.key() + ": " +
+                                                 format_score(v) + " is outside [1, 5]");
+      }
+      for (const auto& [name, text] : r.responses)
+        if (ts->find(name) == ts->end())
+          return problem(Problem::kBadScore,
+                         "meta.teacher_scores: no score for response " + quote_name(name));
+    }
   }
   return std::nullopt;
 }

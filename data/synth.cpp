@@ -238,6 +238,7 @@ std::string principle_text(const SynthPrinciple& p, size_t template_index) {
 }
 
 uint64_t split_code(SynthSplit s) { return static_cast<uint64_t>(s) + 1; }
+constexpr uint64_t kTeacherKey = 0x7465616368ULL;  // "teach": the weak teacher's own stream
 
 }  // namespace
 
@@ -320,10 +321,15 @@ int synth_score(const SynthPrinciple& p, std::string_view prompt, std::string_vi
   return p.more ? 1 + level : 5 - level;
 }
 
+double lenient_teacher_score(double gold) { return std::max(gold, 3.0); }
+
 Record synth_record(const SynthOptions& options, int64_t index) {
   if (options.candidates < 2 || options.candidates > 5)
     throw Error("synth: --candidates must be 2..5 (candidates take distinct levels of five), got " +
                 std::to_string(options.candidates));
+  if (!(options.lenient_teacher_rate >= 0 && options.lenient_teacher_rate <= 1))
+    throw Error("synth: --lenient-teacher-rate must be in [0, 1], got " +
+                std::to_string(options.lenient_teacher_rate));
   Rng rng = Rng::derive(options.seed, {split_code(options.split), static_cast<uint64_t>(index)});
   auto principles = synth_principles(options.split);
   const SynthPrinciple& p = principles[rng.below(principles.size())];
@@ -380,6 +386,18 @@ Record synth_record(const SynthOptions& options, int64_t index) {
   r.meta["decoy"] = kAttributeNames[decoy];
   r.meta["seed"] = options.seed;
   r.meta["index"] = index;
+  if (options.lenient_teacher_rate > 0) {
+    // Its own stream: the item is the same whatever the rate.
+    Rng teacher = Rng::derive(options.seed,
+                              {split_code(options.split), static_cast<uint64_t>(index), kTeacherKey});
+    const bool lenient = teacher.uniform() < options.lenient_teacher_rate;
+    auto scores = ordered_json::object();
+    for (size_t c = 0; c < r.scores.size(); ++c) {
+      const double s = lenient ? lenient_teacher_score(r.scores[c]) : r.scores[c];
+      scores[r.responses[c].first] = static_cast<int>(s);
+    }
+    r.meta["teacher_scores"] = std::move(scores);
+  }
   return r;
 }
 

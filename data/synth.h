@@ -43,6 +43,11 @@ struct SynthOptions {
   int candidates = 3;  // 2..5 (levels are distinct among five)
   SynthSplit split = SynthSplit::kTrain;
   int64_t first_index = 0;  // items first_index .. first_index + n - 1
+  // A weak SFT teacher: with this probability per item, meta.teacher_scores holds a LENIENT
+  // teacher's scores (every score below 3 raised to 3: the low candidates tie), else the gold
+  // scores. 0 writes no teacher_scores. The items themselves (and the gold) do not change; the
+  // SFT target follows the teacher, GRPO's reward the gold (README, "SFT from a weak teacher").
+  double lenient_teacher_rate = 0.0;
 };
 
 struct SynthPrinciple {
@@ -69,6 +74,9 @@ std::vector<std::string> synth_evidence(int attribute, std::string_view prompt,
                                         std::string_view response);
 // The gold score (1..5) of `response` under a principle.
 int synth_score(const SynthPrinciple& p, std::string_view prompt, std::string_view response);
+
+// The lenient teacher's score for a gold score: low scores are raised to 3.
+double lenient_teacher_score(double gold);
 
 // Item `index` of the task (index < n is not required: any index gives a valid item).
 Record synth_record(const SynthOptions& options, int64_t index);

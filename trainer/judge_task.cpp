@@ -55,7 +55,7 @@ std::vector<int32_t> JudgeFormat::target_ids(const data::Record& record,
                                              const prompt::RenderedPrompt& rendered,
                                              const std::string& reasoning) const {
   auto segments =
-      prompt::assistant_target_segments(chat_, reasoning, gold_answer_json(record, rendered));
+      prompt::assistant_target_segments(chat_, reasoning, sft_answer_json(record, rendered));
   std::vector<int32_t> ids = prompt::tokenize_segments(*tok_, segments, false);
   // The plain template ends the turn with EOS, which is a token, not text.
   if (chat_ == prompt::ChatTemplate::kPlain && tok_->eos_id() >= 0 &&
@@ -99,11 +99,30 @@ static std::string score_text(double s) {
   return buf;
 }
 
-std::string gold_answer_json(const data::Record& record, const prompt::RenderedPrompt& rendered) {
-  // Shown names in shown order; ranking by gold score (stable by shown order on ties).
+// The scores SFT imitates, in record order: meta.teacher_scores, else the gold.
+static std::vector<double> sft_scores(const data::Record& record) {
+  if (!record.meta.contains("teacher_scores")) return record.scores;
+  const auto& t = record.meta["teacher_scores"];
+  const std::string where = "record " + record.id + ": meta.teacher_scores";
+  if (!t.is_object() || t.size() != record.responses.size())
+    throw Error(where + " must map each of the " + std::to_string(record.responses.size()) +
+                " response ids to a score");
+  std::vector<double> out;
+  for (const auto& [id, text] : record.responses) {
+    if (!t.contains(id)) throw Error(where + " has no score for response \"" + id + "\"");
+    if (!t[id].is_number() || !std::isfinite(t[id].get<double>()))
+      throw Error(where + "." + id + " must be a finite number");
+    out.push_back(t[id].get<double>());
+  }
+  return out;
+}
+
+std::string sft_answer_json(const data::Record& record, const prompt::RenderedPrompt& rendered) {
+  // Shown names in shown order; ranking by score (stable by shown order on ties).
+  const std::vector<double> scores = sft_scores(record);
   std::vector<std::pair<std::string, double>> shown;
   for (const auto& [shown_name, real] : rendered.mapping)
-    shown.emplace_back(shown_name, record.scores[size_t(record.index_of(real))]);
+    shown.emplace_back(shown_name, scores[size_t(record.index_of(real))]);
   std::string out = "{\"scores\": {";
   for (size_t i = 0; i < shown.size(); ++i)
     out += (i ? ", \"" : "\"") + shown[i].first + "\": " + score_text(shown[i].second);

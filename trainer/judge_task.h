@@ -59,9 +59,13 @@ rewards::Gold gold_of(const data::Record& record);
 std::vector<size_t> sample_permutation(uint64_t seed, int64_t step, int64_t item_index,
                                        int64_t sample, size_t k);
 
-// The answer JSON of a perfect judgment in shown names, as the judge prompt asks for it:
-// {"scores": {"model-1": 4, ...}, "best-to-worst": ["model-2", ...]}.
-std::string gold_answer_json(const data::Record& record, const prompt::RenderedPrompt& rendered);
+// The answer JSON SFT imitates, in shown names, as the judge prompt asks for it:
+// {"scores": {"model-1": 4, ...}, "best-to-worst": ["model-2", ...]}. Scores are the record's
+// `meta.teacher_scores` when it carries them (a teacher's judgment: response id -> score; SFT
+// distils the teacher while GRPO's reward stays on the gold), else the gold: then it is a
+// perfect judgment. Throws principia::Error naming the record for malformed
+// teacher_scores.
+std::string sft_answer_json(const data::Record& record, const prompt::RenderedPrompt& rendered);
 
 // Reasoning text for SFT: `meta.reasoning` when the record carries one; for the synthetic task,
 // the counted attribute level of each shown candidate; otherwise a short generic sentence.

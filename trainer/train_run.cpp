@@ -57,7 +57,9 @@ DataPaths prepare_data(const config::Config& cfg, const std::string& run_dir) {
   if (!fs::exists(p.train)) {
     o.n = cfg.data.synth_config.train_items;
     o.split = data::SynthSplit::kTrain;
+    o.lenient_teacher_rate = cfg.data.synth_config.lenient_teacher_rate;
     data::write_synth_jsonl(o, p.train);
+    o.lenient_teacher_rate = 0;  // eval items carry the gold only
   }
   if (cfg.eval.data.empty() && !fs::exists(p.eval)) {
     o.n = cfg.data.synth_config.eval_items;
@@ -98,6 +100,9 @@ std::string train_tokenizer(const config::Config& cfg, const std::string& run_di
   std::string dir = run_dir + "/tokenizer";
   std::string model_path = dir + "/tokenizer.model";
   if (fs::exists(model_path)) return model_path;
+  if (train_path.empty())
+    throw Error("tokenizer.train: true needs training data to train on (data.train or data.synth);"
+                " or set tokenizer.path, or a model.path that has a tokenizer");
   fs::create_directories(dir);
   auto records = read_all(train_path, 2000);
   auto templ = prompt::PromptTemplate::from_config(cfg.prompt);
@@ -110,7 +115,7 @@ std::string train_tokenizer(const config::Config& cfg, const std::string& run_di
       auto rendered = templ.render({records[i].principle, records[i].prompt, records[i].responses}, perm);
       corpus << prompt::render_chat(chat, rendered.system, rendered.user) << "\n";
       corpus << prompt::render_assistant_target(chat, sft_reasoning(records[i], rendered),
-                                                gold_answer_json(records[i], rendered))
+                                                sft_answer_json(records[i], rendered))
              << "\n";
     }
   }
@@ -259,7 +264,10 @@ int run(const config::Config& cfg, const RunOptions& options) {
   std::string tok_path = cfg.tokenizer.path;
   auto prepare = [&] {
     paths = prepare_data(cfg, run_dir);
-    if (cfg.tokenizer.train) tok_path = train_tokenizer(cfg, run_dir, paths.train);
+    // Eval reads a trained model with the tokenizer it was trained with, never a new one.
+    const bool eval_of_a_model = options.mode == RunMode::kEval && !cfg.model.path.empty();
+    if (cfg.tokenizer.train && !eval_of_a_model)
+      tok_path = train_tokenizer(cfg, run_dir, paths.train);
   };
   dist->on_rank0("data and tokenizer preparation", prepare);
   if (!main_rank) prepare();  // finds rank 0's files

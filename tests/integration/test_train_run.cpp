@@ -90,6 +90,30 @@ TEST(TrainRun, EndToEndWritesMetricsCheckpointsEvalAndExport) {
     EXPECT_TRUE(fs::exists(run / "export" / name)) << name;
   // The reference model (kl_coef > 0) is the post-SFT policy, kept beside the run.
   EXPECT_TRUE(fs::exists(run / "reference" / "model.safetensors"));
+
+  // `eval` of the export, with the demo config (tokenizer.train: true), reads the model with the
+  // tokenizer it was trained with (none is trained) and reproduces the run's final eval.
+  const fs::path again = principia::testing::temp_dir("train-e2e-eval-export");
+  std::string eval_out;
+  rc = run_command(principia_binary() + " eval " + demo_config() + " run.output_dir=" + again.string() +
+                       kTinyOverrides + " model.path=" + (run / "export").string() +
+                       " eval.data=" + (run / "data" / "eval.jsonl").string(),
+                   &eval_out);
+  ASSERT_EQ(rc, 0) << eval_out;
+  EXPECT_FALSE(fs::exists(again / "tokenizer")) << "eval trained a tokenizer for a trained model";
+  const auto reread = nlohmann::json::parse(read_file((again / "eval" / "eval.json").string()));
+  EXPECT_EQ(reread["reward"]["weighted_pair"], eval["reward"]["weighted_pair"]);
+  EXPECT_EQ(reread["samples"][0]["output"], eval["samples"][0]["output"]);
+}
+
+TEST(TrainRun, TokenizerTrainingWithoutDataIsAClearError) {
+  const fs::path run = principia::testing::temp_dir("train-tokenizer-no-data");
+  std::string out;
+  const int rc = run_command(principia_binary() + " eval " + demo_config() + " run.output_dir=" + run.string() +
+                                 kTinyOverrides + " data.synth=false",
+                             &out);
+  EXPECT_EQ(rc, 2) << out;
+  EXPECT_NE(out.find("tokenizer.train: true needs training data"), std::string::npos) << out;
 }
 
 TEST(TrainRun, ResumeEndsBitIdenticalToTheUninterruptedRun) {

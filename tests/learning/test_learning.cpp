@@ -13,10 +13,15 @@
 //    the responses; the demo's 400 steps are too early, README), 40 GRPO steps with the demo's
 //    settings raise greedy weighted_pair on 200 new items of the trained principles, with the
 //    format intact.
-//
-// Not yet here (README, "What is not done yet"): the bar for 3 is +0.05; this model gains
-// +0.02..+0.045 under the GRPO settings measured, depending on the machine (the trajectory
-// depends on the CPU's float summation order; README lists the runs), so the bar below is lower.
+//    The bar is +0.01, not the issue's +0.05: SFT here imitates gold judgments, which are already
+//    optimal for the reward, and GRPO adds +0.02..+0.045 to it depending on the machine (the
+//    trajectory depends on the CPU's float summation order; README lists the runs).
+// 4. GRPO corrects what its SFT teacher got wrong: SFT imitates a LENIENT teacher on 60% of the
+//    items (scores below 3 raised to 3, so low candidates tie; data.synth_options.
+//    lenient_teacher_rate), GRPO is rewarded against the gold. 40 GRPO steps must raise greedy
+//    weighted_pair on 200 new items by >= 0.05 (the bar), format intact, and they must do
+//    it by unlearning the leniency: the share of judgments that use a score below 3 rises. The
+//    companion ablation asks the trained judge without the principle: it must score lower.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -129,6 +134,72 @@ TEST(Learning, GrpoRaisesHeldOutWeightedPairFromAMidSftStart) {
   for (size_t i = 0; i < wp.size(); ++i)
     EXPECT_GE(wp[i] - wp_sft, 0.005) << "after " << 10 * (i + 1) << " GRPO steps: " << wp[i] << " vs SFT " << wp_sft;
   EXPECT_GE(wp.back() - wp_sft, 0.01) << "weighted_pair after SFT " << wp_sft << ", after GRPO " << wp.back();
+}
+
+// Share of the judgments in RUN/eval/step-NAME.judgments.jsonl that give some candidate a score
+// below 3 (judgments without a readable scores object count as not).
+double share_with_a_low_score(const fs::path& run_dir, const std::string& name) {
+  std::ifstream in(run_dir / "eval" / ("step-" + name + ".judgments.jsonl"));
+  int n = 0, low = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    ++n;
+    const std::string output = nlohmann::json::parse(line)["output"].get<std::string>();
+    const size_t key = output.find("\"scores\":");
+    const size_t open = key == std::string::npos ? key : output.find('{', key);
+    const size_t close = open == std::string::npos ? open : output.find('}', open);
+    if (close == std::string::npos) continue;
+    const auto scores =
+        nlohmann::json::parse(output.substr(open, close - open + 1), nullptr, /*allow_exceptions=*/false);
+    if (!scores.is_object()) continue;
+    bool any = false;
+    for (const auto& [shown, score] : scores.items())
+      any |= score.is_number() && score.get<double>() < 3;
+    low += any;
+  }
+  return n ? double(low) / n : 0.0;
+}
+
+TEST(Learning, GrpoCorrectsALenientSftTeacher) {
+  const fs::path run = principia::testing::temp_dir("learning-grpo-teacher");
+  std::string out;
+  const int rc = principia::testing::run_command(
+      principia::testing::principia_binary() + " train " + demo_config() +
+          " run.output_dir=" + run.string() +
+          " data.synth_options.lenient_teacher_rate=0.6 data.synth_options.eval_items=200"
+          " eval.max_items=200 eval.write_judgments=true trainer.sft_steps=700 trainer.max_steps=40"
+          " checkpoint.every=0",
+      &out);
+  ASSERT_EQ(rc, 0) << out;
+  const double wp_sft = eval_file(run, "sft")["reward"]["weighted_pair"].get<double>();
+  const auto grpo = eval_file(run, "40");
+  const double wp = grpo["reward"]["weighted_pair"].get<double>();
+  const double format = grpo["metrics"]["overall"]["format_valid_rate"].get<double>();
+  const double low_sft = share_with_a_low_score(run, "sft");
+  const double low = share_with_a_low_score(run, "40");
+  // Measured (seed 1234, 2026-12-04): weighted_pair 0.749 -> 0.825 (+0.034, +0.070, +0.077,
+  // +0.076 after 10..40 steps), format-valid 0.995; judgments using a score below 3: 9% -> 79%
+  // (gold: 90% of the items have one), items with tied scores 68% -> 18%.
+  EXPECT_GE(format, 0.95);
+  EXPECT_GE(wp - wp_sft, 0.05) << "weighted_pair after SFT " << wp_sft << ", after GRPO " << wp;
+  EXPECT_GE(low - low_sft, 0.3) << "judgments with a score below 3: after SFT " << low_sft
+                                << ", after GRPO " << low;
+
+  // The companion ablation: the GRPO-trained judge, asked without the principle, falls to chance
+  // (every item's decoy attribute ranks the candidates differently).
+  const fs::path ablation = principia::testing::temp_dir("learning-grpo-teacher-no-principle");
+  const int rc_eval = principia::testing::run_command(
+      principia::testing::principia_binary() + " eval " + demo_config() + " run.output_dir=" +
+          ablation.string() + " model.path=" + (run / "export").string() + " eval.data=" +
+          (run / "data" / "eval.jsonl").string() + " eval.max_items=200 prompt.include_principle=false",
+      &out);
+  ASSERT_EQ(rc_eval, 0) << out;
+  std::ifstream ablation_eval(ablation / "eval" / "eval.json");
+  const double wp_without =
+      nlohmann::json::parse(ablation_eval)["reward"]["weighted_pair"].get<double>();
+  // Measured: 0.486 without the principle against 0.825 with it.
+  EXPECT_GE(wp - wp_without, 0.15) << "weighted_pair with the principle " << wp << ", without "
+                                   << wp_without;
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // Record parsing and file validation: every kind of bad record gives one file:line reason.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <filesystem>
 #include <fstream>
 
@@ -135,6 +137,12 @@ std::vector<BadCase> bad_cases() {
       {"bad_ranking", rec(base + two + R"(, "ranking": ["b", "b"])")},
       {"bad_ranking", rec(base + two + R"(, "ranking": ["b", "c"])")},
       {"bad_ranking", rec(base + two + R"(, "ranking": ["a", "b"])")},
+      // a teacher's scores (the SFT target) are checked like the gold
+      {"wrong_type", rec(base + two + R"(, "meta": {"teacher_scores": [1, 2]})")},
+      {"wrong_type", rec(base + two + R"(, "meta": {"teacher_scores": {"a": "1", "b": 2}})")},
+      {"bad_score", rec(base + two + R"(, "meta": {"teacher_scores": {"a": 1}})")},
+      {"bad_score", rec(base + two + R"(, "meta": {"teacher_scores": {"a": 1, "b": 2, "c": 3}})")},
+      {"bad_score", rec(base + two + R"(, "meta": {"teacher_scores": {"a": 1, "b": 7}})")},
   };
   return c;
 }
@@ -176,7 +184,10 @@ TEST(Validate, OneFileLineMessagePerBadRecord) {
     EXPECT_NE(text.find(tag), std::string::npos) << tag << "\n" << text;
   }
   EXPECT_NE(text.find("duplicate_id=1"), std::string::npos) << text;
-  EXPECT_NE(text.find("bad_score=6"), std::string::npos) << text;
+  const auto bad_scores = std::count_if(cases.begin(), cases.end(), [](const BadCase& c) {
+    return std::string(c.kind) == "bad_score";
+  });
+  EXPECT_NE(text.find("bad_score=" + std::to_string(bad_scores)), std::string::npos) << text;
 
   // Fail-fast mode throws one Error holding the listing; skip mode returns the good count.
   EXPECT_THROW(read_records_checked(path, opts, false, 5, [](Record&&, const LinePosition&) {}),

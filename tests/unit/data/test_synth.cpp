@@ -103,6 +103,41 @@ TEST(Synth, FirstIndexGivesLaterItemsOfTheSameStream) {
   EXPECT_THROW(write_synth_jsonl(o, (dir / "t.jsonl").string()), Error);
 }
 
+TEST(Synth, LenientTeacherRaisesLowScoresOnItsShareOfItemsAndLeavesTheItemsAlone) {
+  EXPECT_EQ(lenient_teacher_score(1), 3);
+  EXPECT_EQ(lenient_teacher_score(2), 3);
+  EXPECT_EQ(lenient_teacher_score(3), 3);
+  EXPECT_EQ(lenient_teacher_score(5), 5);
+  SynthOptions gold, taught;
+  taught.lenient_teacher_rate = 0.6;
+  int lenient = 0, changed = 0;
+  const int n = 2000;
+  for (int64_t i = 0; i < n; ++i) {
+    const Record a = synth_record(gold, i), b = synth_record(taught, i);
+    EXPECT_FALSE(a.meta.contains("teacher_scores"));
+    // Same item, same gold: the teacher draws from its own stream.
+    ASSERT_EQ(a.id, b.id);
+    ASSERT_EQ(a.responses, b.responses);
+    ASSERT_EQ(a.scores, b.scores);
+    const auto& t = b.meta.at("teacher_scores");
+    ASSERT_EQ(t.size(), b.responses.size());
+    std::vector<double> got;
+    for (const auto& [id, text] : b.responses) got.push_back(t.at(id).get<double>());
+    std::vector<double> raised;
+    for (double s : b.scores) raised.push_back(lenient_teacher_score(s));
+    // Each item is either wholly gold or wholly lenient.
+    EXPECT_TRUE(got == b.scores || got == raised) << b.id;
+    lenient += got == raised;
+    if (i < 50) EXPECT_TRUE(parse_record(record_to_line(b), 1 << 20).ok()) << "the checks refuse it";
+    changed += got != b.scores;
+  }
+  // Items without a score below 3 look the same under both teachers, so `lenient` over-counts.
+  EXPECT_NEAR(double(lenient) / n, 0.6 + 0.4 * 0.1, 0.05);  // 3 of 5 levels: P(no low score) = 0.1
+  EXPECT_NEAR(double(changed) / n, 0.6 * 0.9, 0.05);
+  taught.lenient_teacher_rate = 1.5;
+  EXPECT_THROW(synth_record(taught, 0), Error);
+}
+
 TEST(Synth, RecordsAreValidTinyAndReproducible) {
   for (SynthSplit split : {SynthSplit::kTrain, SynthSplit::kEval, SynthSplit::kAll}) {
     for (int k : {2, 3, 4, 5}) {

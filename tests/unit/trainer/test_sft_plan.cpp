@@ -5,6 +5,8 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "data/synth.h"
+#include "trainer/judge_task.h"
 #include "trainer/plan.h"
 #include "trainer/sft_loss.h"
 
@@ -35,6 +37,42 @@ TEST(SftBatch, PadsWithIgnoreLabels) {
   EXPECT_TRUE(torch::equal(b.attention_mask, torch::tensor({1L, 1L, 1L, 1L, 1L, 0L}).reshape({2, 3})));
   // after the shift: row 0 predicts 0, 1; row 1 predicts 0 -> 3 tokens
   EXPECT_EQ(count_sft_tokens(b.labels), 3);
+}
+
+TEST(SftAnswer, GoldByDefaultTeacherScoresWhenTheRecordCarriesThem) {
+  data::Record r;
+  r.id = "item-7";
+  r.responses = {{"a", "x"}, {"b", "y"}, {"c", "z"}};
+  r.scores = {1, 5, 2};
+  prompt::RenderedPrompt shown;
+  shown.mapping = {{"model-1", "c"}, {"model-2", "a"}, {"model-3", "b"}};
+  EXPECT_EQ(sft_answer_json(r, shown),
+            R"({"scores": {"model-1": 2, "model-2": 1, "model-3": 5}, )"
+            R"("best-to-worst": ["model-3", "model-1", "model-2"]})");
+  // A lenient teacher: a and c tie at 3 (ranked in shown order); the gold is untouched.
+  r.meta = ordered_json::object();
+  r.meta["teacher_scores"] = {{"a", 3}, {"b", 5}, {"c", 3}};
+  EXPECT_EQ(sft_answer_json(r, shown),
+            R"({"scores": {"model-1": 3, "model-2": 3, "model-3": 5}, )"
+            R"("best-to-worst": ["model-3", "model-1", "model-2"]})");
+  EXPECT_EQ(r.scores, (std::vector<double>{1, 5, 2}));
+  // Malformed teacher scores name the record and the key.
+  auto message = [&](ordered_json t) {
+    r.meta["teacher_scores"] = std::move(t);
+    try {
+      sft_answer_json(r, shown);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  auto has = [](const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+  };
+  EXPECT_TRUE(has(message({{"a", 3}, {"b", 5}}), "item-7: meta.teacher_scores must map each of the 3"));
+  EXPECT_TRUE(has(message({{"a", 3}, {"b", 5}, {"d", 1}}), "no score for response \"c\""));
+  EXPECT_TRUE(has(message({{"a", 3}, {"b", "5"}, {"c", 1}}), "meta.teacher_scores.b must be a finite number"));
+  EXPECT_TRUE(has(message(ordered_json::array({3, 5, 1})), "must map"));
 }
 
 TEST(SftLoss, HandComputed) {
