@@ -24,12 +24,14 @@
 //    companion ablation asks the trained judge without the principle: it must score lower.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "rewards/judgment_parser.h"
 #include "tests/common/test_data.h"
 
 namespace principia {
@@ -137,25 +139,17 @@ TEST(Learning, GrpoRaisesHeldOutWeightedPairFromAMidSftStart) {
 }
 
 // Share of the judgments in RUN/eval/step-NAME.judgments.jsonl that give some candidate a score
-// below 3 (judgments without a readable scores object count as not).
+// below 3, read by the reward's own parser (unparsable judgments count as not).
 double share_with_a_low_score(const fs::path& run_dir, const std::string& name) {
   std::ifstream in(run_dir / "eval" / ("step-" + name + ".judgments.jsonl"));
   int n = 0, low = 0;
   for (std::string line; std::getline(in, line);) {
     if (line.empty()) continue;
     ++n;
-    const std::string output = nlohmann::json::parse(line)["output"].get<std::string>();
-    const size_t key = output.find("\"scores\":");
-    const size_t open = key == std::string::npos ? key : output.find('{', key);
-    const size_t close = open == std::string::npos ? open : output.find('}', open);
-    if (close == std::string::npos) continue;
-    const auto scores =
-        nlohmann::json::parse(output.substr(open, close - open + 1), nullptr, /*allow_exceptions=*/false);
-    if (!scores.is_object()) continue;
-    bool any = false;
-    for (const auto& [shown, score] : scores.items())
-      any |= score.is_number() && score.get<double>() < 3;
-    low += any;
+    const auto judgment =
+        rewards::parse_judgment(nlohmann::json::parse(line)["output"].get<std::string>());
+    low += std::any_of(judgment.scores.begin(), judgment.scores.end(),
+                       [](const rewards::ScoreEntry& e) { return e.value < 3; });
   }
   return n ? double(low) / n : 0.0;
 }
