@@ -23,13 +23,19 @@ namespace principia::cli {
 namespace {
 
 const CommandSpec kExportSpec{
-    "principia export CHECKPOINT_DIR OUT_DIR [--max-shard-size 5GB] [--dtype bfloat16|float32]",
+    "principia export CHECKPOINT_DIR OUT_DIR [--max-shard-size 5GB] [--dtype bfloat16|float32]\n"
+    "       [--chat-template qwen3|llama3|plain] [--template NAME]",
     "Writes a Hugging Face directory that transformers' AutoModelForCausalLM.from_pretrained and\n"
     "vLLM load: config.json, generation_config.json, model.safetensors (or shards of at most\n"
     "--max-shard-size plus model.safetensors.index.json) and the tokenizer files found beside the\n"
-    "weights. CHECKPOINT_DIR is an HF directory or a training checkpoint holding one in model/.",
+    "weights. CHECKPOINT_DIR is an HF directory or a training checkpoint holding one in model/.\n"
+    "The configs get the tokenizer's bos/eos/pad ids (eos includes the chat template's end of\n"
+    "turn); a SentencePiece tokenizer.model gets its tokenizer.json; tokenizer_config.json gets\n"
+    "the chat template as Jinja. The templates default to the checkpoint's config.resolved.yaml.",
     {{"--max-shard-size", "SIZE", "largest shard, e.g. 5GB (default), 500MB"},
-     {"--dtype", "DTYPE", "convert floating weights: bfloat16 or float32 (default: keep)"}},
+     {"--dtype", "DTYPE", "convert floating weights: bfloat16 or float32 (default: keep)"},
+     {"--chat-template", "NAME", "the chat template the model was trained with"},
+     {"--template", "NAME", "the judge prompt template it was trained with (recorded only)"}},
     2,
     2};
 
@@ -55,8 +61,9 @@ const CommandSpec kGenerateSpec{
      {"--device", "DEV", "cpu (default), cuda, cuda:N"},
      {"--text", "", "also print the decoded text (needs a tokenizer in DIR)"},
      {"--stop", "STRING", "stop when the decoded text contains STRING"},
-     {"--template", "NAME", "judge prompt template (default rewardanything-v1)"},
-     {"--chat-template", "NAME", "qwen3 (default), llama3 or plain"}},
+     {"--template", "NAME",
+      "judge prompt template (default: the one the export records, else rewardanything-v1)"},
+     {"--chat-template", "NAME", "qwen3, llama3 or plain (default: the export's, else qwen3)"}},
     0,
     0};
 
@@ -94,6 +101,8 @@ int cmd_export(const Argv& argv) {
   model::ExportOptions options;
   if (a.has("--max-shard-size")) options.max_shard_bytes = model::parse_byte_size(a.get("--max-shard-size"));
   options.dtype = a.get("--dtype");
+  options.chat_template = a.get("--chat-template");
+  options.prompt_template = a.get("--template");
   auto report = model::export_hf(a.positional()[0], a.positional()[1], options);
   std::fprintf(stderr, "exported %d shard(s), %.1f MB of weights, to %s:",
                report.num_shards, report.total_bytes / 1e6, a.positional()[1].c_str());
@@ -140,16 +149,24 @@ int cmd_generate(const Argv& argv) {
   } else {
     const std::string path = a.get("--request");
     auto request = prompt::judge_request_from_json(read_json_file(path), path);
-    auto tmpl = prompt::PromptTemplate::named(a.get("--template", prompt::kRewardAnythingV1));
+    // An export records the templates its model was trained with (tokenizer_config.json).
+    const model::ServingTemplates recorded =
+        model::read_serving_templates(model::resolve_model_dir(dir));
+    auto tmpl = prompt::PromptTemplate::named(a.get(
+        "--template", recorded.prompt_template.empty() ? std::string(prompt::kRewardAnythingV1)
+                                                       : recorded.prompt_template));
     rendered = tmpl.render(request);
-    auto chat = prompt::parse_chat_template(a.get("--chat-template", "qwen3"));
+    auto chat = prompt::parse_chat_template(
+        a.get("--chat-template", recorded.chat_template.empty() ? "qwen3" : recorded.chat_template));
     auto ids = prompt::tokenize_segments(*tok, prompt::chat_prompt_segments(chat, rendered.system,
                                                                             rendered.user),
                                          /*add_bos=*/chat == prompt::ChatTemplate::kPlain);
     prompt.assign(ids.begin(), ids.end());
-    if (auto end_turn = tok->special_id(chat == prompt::ChatTemplate::kLlama3 ? "<|eot_id|>"
-                                                                               : "<|im_end|>"))
-      options.eos_ids.push_back(*end_turn);
+    // The judgment ends at the end of the assistant's turn (plain: the tokenizer's EOS).
+    const std::string end_turn = prompt::end_of_turn_token(chat);
+    if (auto id = end_turn.empty() ? std::nullopt : tok->special_id(end_turn))
+      options.eos_ids.push_back(*id);
+    if (tok->eos_id() >= 0) options.eos_ids.push_back(tok->eos_id());
   }
 
   auto model = model::load_pretrained(dir, load);

@@ -1,16 +1,23 @@
 #include "model/hf_checkpoint.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <set>
 
+#include "core/config.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "core/jsonl.h"
+#include "core/log.h"
 #include "core/text.h"
+#include "data/prompt/chat_template.h"
+#include "model/tokenizer/sentencepiece_hf_json.h"
+#include "model/tokenizer/tokenizer.h"
 
 namespace principia::model {
 namespace fs = std::filesystem;
@@ -51,7 +58,140 @@ float bf16_to_f32(uint16_t h) {
   return f;
 }
 
+
+// The chat / prompt templates of the run that wrote a training checkpoint (its
+// config.resolved.yaml), unless the options name them.
+ServingTemplates export_templates(const std::string& checkpoint_dir, const ExportOptions& options) {
+  ServingTemplates t{options.chat_template, options.prompt_template};
+  const fs::path resolved = fs::path(checkpoint_dir) / "config.resolved.yaml";
+  if ((t.chat_template.empty() || t.prompt_template.empty()) && fs::is_regular_file(resolved)) {
+    try {
+      const config::Config cfg = config::load(resolved.string());
+      if (t.chat_template.empty()) t.chat_template = cfg.prompt.chat_template;
+      if (t.prompt_template.empty() && cfg.prompt.user_template.empty())
+        t.prompt_template = cfg.prompt.template_name;
+    } catch (const Error& e) {
+      log::warn("export: ", resolved.string(), " not read (", e.what(),
+                "); the export gets no chat template");
+    }
+  }
+  if (!t.chat_template.empty())  // validates the name
+    t.chat_template = prompt::chat_template_name(prompt::parse_chat_template(t.chat_template));
+  return t;
+}
+
+ordered_json added_token_json(const std::string& content) {
+  return {{"content", content}, {"lstrip", false}, {"normalized", false},
+          {"rstrip", false},    {"single_word", false}, {"special", true}};
+}
+
+// The serving side of an export: tokenizer.json for a bare SentencePiece model, the token ids in
+// the model config, tokenizer_config.json with the chat template.
+void add_serving_files(const std::string& out_dir, const ServingTemplates& templates,
+                       TransformerConfig& config, ExportReport& report) {
+  const fs::path out(out_dir);
+  std::optional<tokenizer::SentencePieceHfJson> spm;
+  if (fs::is_regular_file(out / "tokenizer.model") && !fs::exists(out / "tokenizer.json")) {
+    spm = tokenizer::sentencepiece_to_hf_json((out / "tokenizer.model").string());
+    write_file_atomic((out / "tokenizer.json").string(), spm->tokenizer_json.dump(2) + "\n");
+    report.files.push_back("tokenizer.json");
+  }
+  std::unique_ptr<tokenizer::Tokenizer> tok;
+  if (!tokenizer_file_names(out_dir).empty()) {
+    try {
+      tok = tokenizer::load_tokenizer(out_dir);
+    } catch (const Error& e) {
+      log::warn("export: the tokenizer in ", out_dir, " was not read (", e.what(),
+                "); config.json keeps the input's token ids");
+    }
+  }
+  if (!tok) return;
+  auto in_vocab = [&](int64_t id) { return id >= 0 && id < config.vocab_size; };
+  if (config.bos_token_id < 0 && in_vocab(tok->bos_id())) config.bos_token_id = tok->bos_id();
+  if (config.pad_token_id < 0 && in_vocab(tok->pad_id())) config.pad_token_id = tok->pad_id();
+  auto add_eos = [&](int64_t id) {
+    if (in_vocab(id) && std::find(config.eos_token_ids.begin(), config.eos_token_ids.end(), id) ==
+                            config.eos_token_ids.end())
+      config.eos_token_ids.push_back(id);
+  };
+  std::string end_turn;
+  if (!templates.chat_template.empty())
+    end_turn = prompt::end_of_turn_token(prompt::parse_chat_template(templates.chat_template));
+  if (!end_turn.empty()) {
+    if (auto id = tok->special_id(end_turn)) add_eos(*id);
+  }
+  add_eos(tok->eos_id());
+
+  // tokenizer_config.json: kept when the input has one (a base model's), else written for a
+  // tokenizer.json; the chat template and the template names are added where missing.
+  const fs::path cfg_path = out / "tokenizer_config.json";
+  ordered_json tc;
+  const bool had_config = fs::is_regular_file(cfg_path);
+  if (had_config) {
+    tc = read_json_file(cfg_path.string());
+    if (!tc.is_object())
+      throw Error(SourceLocation{cfg_path.string(), 0, 0}, "", "expected a JSON object");
+  } else if (fs::is_regular_file(out / "tokenizer.json")) {
+    auto token = [&](int32_t id) {
+      return id >= 0 ? ordered_json(tok->id_to_token(id)) : ordered_json(nullptr);
+    };
+    ordered_json decoder = ordered_json::object();
+    std::vector<std::pair<int32_t, std::string>> specials;
+    if (spm) {
+      specials = spm->specials;
+    } else {
+      for (const auto& s : tok->special_tokens()) specials.emplace_back(s.id, s.text);
+      std::sort(specials.begin(), specials.end());
+    }
+    for (const auto& [id, text] : specials) decoder[std::to_string(id)] = added_token_json(text);
+    // The generic fast tokenizer: it runs tokenizer.json as written (a model-specific class
+    // may rebuild the normalizer and pre-tokenizer its own way).
+    tc = {{"tokenizer_class", "PreTrainedTokenizerFast"},
+          {"bos_token", token(tok->bos_id())},
+          {"eos_token", token(tok->eos_id())},
+          {"unk_token", spm && spm->unk_id >= 0 ? ordered_json(spm->unk_piece) : ordered_json(nullptr)},
+          {"pad_token", token(tok->pad_id())},
+          {"add_bos_token", spm && spm->bos_id >= 0},
+          {"add_eos_token", false},
+          {"clean_up_tokenization_spaces", false},
+          {"model_max_length", config.max_position_embeddings},
+          {"added_tokens_decoder", decoder}};
+  } else {
+    return;  // tiktoken / llama2.c vocabularies: no Hugging Face tokenizer to describe
+  }
+  bool changed = !had_config;
+  if (!templates.chat_template.empty() && !tc.contains("chat_template") &&
+      !fs::exists(out / "chat_template.jinja")) {
+    tc["chat_template"] =
+        prompt::chat_template_jinja(prompt::parse_chat_template(templates.chat_template));
+    changed = true;
+  }
+  if (!templates.chat_template.empty()) {
+    tc["principia_chat_template"] = templates.chat_template;
+    changed = true;
+  }
+  if (!templates.prompt_template.empty()) {
+    tc["principia_prompt_template"] = templates.prompt_template;
+    changed = true;
+  }
+  if (!changed) return;
+  write_file_atomic(cfg_path.string(), tc.dump(2) + "\n");
+  if (!had_config) report.files.push_back("tokenizer_config.json");
+}
+
 }  // namespace
+
+ServingTemplates read_serving_templates(const std::string& model_dir) {
+  ServingTemplates t;
+  const fs::path p = fs::path(model_dir) / "tokenizer_config.json";
+  if (!fs::is_regular_file(p)) return t;
+  const ordered_json tc = read_json_file(p.string());
+  if (!tc.is_object()) return t;
+  for (auto [key, field] : {std::pair{"principia_chat_template", &t.chat_template},
+                            std::pair{"principia_prompt_template", &t.prompt_template}})
+    if (tc.contains(key) && tc[key].is_string()) *field = tc[key].get<std::string>();
+  return t;
+}
 
 std::string resolve_model_dir(const std::string& dir) {
   if (!fs::is_directory(dir)) throw Error("model directory " + dir + " does not exist");
@@ -299,6 +439,19 @@ ExportReport export_hf(const std::string& checkpoint_dir, const std::string& out
   for (const auto& t : tensors) report.total_bytes += t.nbytes;
   for (const auto& f : report.files)
     if (f.size() > 12 && f.compare(f.size() - 12, 12, ".safetensors") == 0) ++report.num_shards;
+  // Tokenizer files: beside the weights, else in the training checkpoint folder above them.
+  std::vector<std::string> tok_dirs{ckpt.dir()};
+  if (fs::path(ckpt.dir()) != fs::path(checkpoint_dir)) tok_dirs.push_back(checkpoint_dir);
+  std::set<std::string> copied;
+  for (const auto& d : tok_dirs)
+    for (const auto& f : tokenizer_file_names(d)) {
+      if (!copied.insert(f).second) continue;
+      write_file_atomic((fs::path(out_dir) / f).string(), read_file((fs::path(d) / f).string()));
+      report.files.push_back(f);
+    }
+  const ServingTemplates templates = export_templates(checkpoint_dir, options);
+  add_serving_files(out_dir, templates, config, report);
+
   write_file_atomic((fs::path(out_dir) / "config.json").string(),
                     to_hf_config(config).dump(2) + "\n");
   // Keep the input's generation settings (sampling defaults) when it has them.
@@ -310,16 +463,6 @@ ExportReport export_hf(const std::string& checkpoint_dir, const std::string& out
   write_file_atomic((fs::path(out_dir) / "generation_config.json").string(), gen.dump(2) + "\n");
   report.files.push_back("config.json");
   report.files.push_back("generation_config.json");
-  // Tokenizer files: beside the weights, else in the training checkpoint folder above them.
-  std::vector<std::string> tok_dirs{ckpt.dir()};
-  if (fs::path(ckpt.dir()) != fs::path(checkpoint_dir)) tok_dirs.push_back(checkpoint_dir);
-  std::set<std::string> copied;
-  for (const auto& d : tok_dirs)
-    for (const auto& f : tokenizer_file_names(d)) {
-      if (!copied.insert(f).second) continue;
-      write_file_atomic((fs::path(out_dir) / f).string(), read_file((fs::path(d) / f).string()));
-      report.files.push_back(f);
-    }
   return report;
 }
 

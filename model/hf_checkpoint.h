@@ -47,6 +47,11 @@ uint64_t parse_byte_size(const std::string& text);
 struct ExportOptions {
   uint64_t max_shard_bytes = 5'000'000'000ull;  // transformers' default "5GB"
   std::string dtype;  // "" = keep; "bfloat16" / "float32" converts floating weights
+  // The judge's chat template (qwen3 | llama3 | plain) and judge prompt template the model was
+  // trained with. "" = from the training checkpoint's config.resolved.yaml when there is one,
+  // else none (no chat_template is written, eos gets no end-of-turn token).
+  std::string chat_template;
+  std::string prompt_template;
 };
 
 struct ExportReport {
@@ -57,9 +62,23 @@ struct ExportReport {
 
 // Writes an HF directory that transformers' AutoModelForCausalLM.from_pretrained and vLLM load:
 // config.json, generation_config.json, model.safetensors or model-0000i-of-0000n.safetensors +
-// model.safetensors.index.json, and the tokenizer files found beside the input.
+// model.safetensors.index.json, and the tokenizer files found beside the input. For serving:
+//   * config.json / generation_config.json carry the tokenizer's bos/eos/pad ids where the
+//     input's config has none; eos also lists the chat template's end-of-turn token;
+//   * a SentencePiece tokenizer.model without a tokenizer.json (a tokenizer the run trained)
+//     gets the equivalent tokenizer.json (sentencepiece_hf_json.h) and a tokenizer_config.json;
+//   * tokenizer_config.json gets the chat template as Jinja (when it has none) and the names of
+//     the chat and prompt templates (principia_chat_template, principia_prompt_template), which
+//     `principia generate --request` uses as defaults.
 ExportReport export_hf(const std::string& checkpoint_dir, const std::string& out_dir,
                        const ExportOptions& options);
+
+// The chat / prompt template names an export directory records ("" when it records none).
+struct ServingTemplates {
+  std::string chat_template;
+  std::string prompt_template;
+};
+ServingTemplates read_serving_templates(const std::string& model_dir);
 
 // The tokenizer files export copies when present (tokenizer.json, tokenizer.model, ...).
 std::vector<std::string> tokenizer_file_names(const std::string& dir);

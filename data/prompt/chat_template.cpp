@@ -115,6 +115,49 @@ std::string join_segments(const std::vector<ChatSegment>& segments) {
   return out;
 }
 
+std::string chat_template_jinja(ChatTemplate t) {
+  // One line, every tag trimming the whitespace before it: nothing but the turns is output. An
+  // empty system message is left out, as chat_prompt_segments does.
+  switch (t) {
+    case ChatTemplate::kQwen3:
+      return "{%- for message in messages %}"
+             "{%- if message['role'] != 'system' or message['content'] %}"
+             "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
+             "{%- endif %}{%- endfor %}"
+             "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}";
+    case ChatTemplate::kLlama3:
+      return "{{- '<|begin_of_text|>' }}{%- for message in messages %}"
+             "{%- if message['role'] != 'system' or message['content'] %}"
+             "{{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' + "
+             "message['content'] | trim + '<|eot_id|>' }}"
+             "{%- endif %}{%- endfor %}"
+             "{%- if add_generation_prompt %}"
+             "{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{%- endif %}";
+    case ChatTemplate::kPlain:
+      return "{{- bos_token if bos_token else '' }}{%- for message in messages %}"
+             "{%- if message['role'] == 'system' %}"
+             "{%- if message['content'] %}{{- 'System: ' + message['content'] + '\\n\\n' }}{%- endif %}"
+             "{%- elif message['role'] == 'user' %}{{- 'User: ' + message['content'] + '\\n\\n' }}"
+             "{%- elif message['role'] == 'assistant' %}"
+             "{{- 'Assistant: ' + message['content'] + (eos_token if eos_token else '') + '\\n\\n' }}"
+             "{%- endif %}{%- endfor %}"
+             "{%- if add_generation_prompt %}{{- 'Assistant: ' }}{%- endif %}";
+  }
+  return "";
+}
+
+std::string end_of_turn_token(ChatTemplate t) {
+  switch (t) {
+    case ChatTemplate::kQwen3:
+      return "<|im_end|>";
+    case ChatTemplate::kLlama3:
+      return "<|eot_id|>";
+    case ChatTemplate::kPlain:
+      return "";
+  }
+  return "";
+}
+
 std::vector<int32_t> tokenize_segments(const tokenizer::Tokenizer& tok,
                                        const std::vector<ChatSegment>& segments, bool add_bos) {
   std::vector<int32_t> ids;

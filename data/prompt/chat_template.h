@@ -46,6 +46,15 @@ std::vector<ChatSegment> assistant_target_segments(ChatTemplate t, const std::st
                                                    const std::string& answer);
 std::string join_segments(const std::vector<ChatSegment>& segments);
 
+// The template as Jinja for tokenizer_config.json's "chat_template": transformers'
+// apply_chat_template(messages, add_generation_prompt=True) on [system?, user] renders exactly
+// chat_prompt_segments (plain: preceded by bos_token, the BOS id principia prepends). Assistant
+// turns render as the target does: content, then the end-of-turn token (plain: eos_token).
+std::string chat_template_jinja(ChatTemplate t);
+// The token that ends the assistant's turn: "<|im_end|>", "<|eot_id|>", or "" (plain: the
+// tokenizer's EOS).
+std::string end_of_turn_token(ChatTemplate t);
+
 inline std::string render_chat(ChatTemplate t, const std::string& system, const std::string& user) {
   return join_segments(chat_prompt_segments(t, system, user));
 }

@@ -72,9 +72,12 @@ bool has_ext(const fs::path& p, const char* ext) {
   return p.extension() == ext;
 }
 
-// Which tokenizer file a model directory holds; "" when none.
+// Which tokenizer file a model directory holds; "" when none. A SentencePiece model beside a
+// tokenizer.json (Llama 2 and Mistral ship both; so do principia's exports, whose tokenizer.json
+// is converted from the .model) is read through libsentencepiece: its Metaspace-style
+// tokenizer.json is only the Hugging Face rendering of the same model.
 std::string pick_in_directory(const fs::path& dir) {
-  for (const char* name : {"tokenizer.json", "tokenizer.model"})
+  for (const char* name : {"tokenizer.model", "tokenizer.json"})
     if (fs::is_regular_file(dir / name)) return (dir / name).string();
   std::vector<std::string> tiktoken;
   for (const auto& e : fs::directory_iterator(dir))

@@ -81,8 +81,8 @@ struct LoadOptions {
   std::string tiktoken_pattern;
 };
 
-// A tokenizer file, or a model directory holding one of (first found wins): tokenizer.json,
-// tokenizer.model, *.tiktoken, vocab.json (llama2.c format). Throws principia::Error naming the
+// A tokenizer file, or a model directory holding one of (first found wins): tokenizer.model,
+// tokenizer.json, *.tiktoken, vocab.json (llama2.c format). Throws principia::Error naming the
 // file and what is wrong when it is missing, corrupt or of an unsupported kind.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path, const LoadOptions& options = {});
 
