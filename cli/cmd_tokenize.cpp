@@ -135,7 +135,7 @@ int tokenize_file(const tokenizer::Tokenizer& tok, const std::string& path, cons
       try {
         j = ordered_json::parse(line);
       } catch (const nlohmann::json::exception& e) {
-        throw Error(where, "", std::string("not JSON: ") + e.what());
+        throw Error(where, "", "not JSON: " + json_error_message(e.what()));
       }
       if (m.decode) {
         if (!j.is_array()) throw Error(where, "", "expected a JSON array of ids");

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <exception>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cli/args.h"
@@ -39,6 +40,27 @@ void print_usage(std::FILE* out) {
                "usage: principia <verb> [args...]   (principia <verb> --help for details)\n\n"
                "verbs:\n");
   for (const auto& v : kVerbs) std::fprintf(out, "  %-11s %s\n", v.name, v.summary);
+}
+
+// A message as printed: control characters but newline and tab escaped, and cut after
+// kMaxMessageBytes. Messages quote input in bounded excerpts; this is the net for any that
+// do not (a user's terminal never receives megabytes or raw control bytes).
+std::string printable_message(std::string_view what) {
+  constexpr size_t kMaxMessageBytes = 2000;
+  std::string out;
+  size_t i = 0;
+  for (; i < what.size() && out.size() < kMaxMessageBytes; ++i) {
+    const unsigned char c = static_cast<unsigned char>(what[i]);
+    if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += char(c);
+    }
+  }
+  if (i < what.size()) out += "... (message of " + std::to_string(what.size()) + " bytes cut)";
+  return out;
 }
 
 }  // namespace
@@ -82,17 +104,17 @@ int main(int argc, char** argv) {
     std::fputs(h.text.c_str(), stdout);
     return 0;
   } catch (const UsageError& e) {
-    std::fprintf(stderr, "principia %s: %s\n\n%s", verb.c_str(), e.what(), e.usage.c_str());
+    std::fprintf(stderr, "principia %s: %s\n\n%s", verb.c_str(), printable_message(e.what()).c_str(), e.usage.c_str());
     return kUserErrorExit;
   } catch (const Error& e) {
-    std::fprintf(stderr, "principia %s: error: %s\n", verb.c_str(), e.what());
+    std::fprintf(stderr, "principia %s: error: %s\n", verb.c_str(), printable_message(e.what()).c_str());
     return kUserErrorExit;
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "principia %s: out of memory\n", verb.c_str());
     return 1;
   } catch (const std::exception& e) {
     // Not a user error: a bug or an environment failure. Still one line, never an abort.
-    std::fprintf(stderr, "principia %s: internal error: %s\n", verb.c_str(), e.what());
+    std::fprintf(stderr, "principia %s: internal error: %s\n", verb.c_str(), printable_message(e.what()).c_str());
     return 1;
   }
 }

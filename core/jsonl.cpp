@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/text.h"
 
 namespace principia {
 
@@ -31,9 +32,8 @@ std::optional<JsonlLine> JsonlReader::next() {
         auto discard = ordered_json::parse(line);
         (void)discard;
       } catch (const std::exception& e) {
-        std::string what = e.what();
-        auto pos = what.find("] ");
-        out.error = "not valid JSON: " + (pos == std::string::npos ? what : what.substr(pos + 2));
+        out.error = "not valid JSON: " + json_error_message(e.what());
+        if (line.size() > 200) out.error += " (line of " + std::to_string(line.size()) + " bytes)";
       }
       if (out.error.empty()) out.error = "not valid JSON";
     }
@@ -76,7 +76,7 @@ ordered_json read_json_file(const std::string& path) {
       auto discard = ordered_json::parse(ss.str());
       (void)discard;
     } catch (const std::exception& e) {
-      throw Error(path + ": not valid JSON: " + e.what());
+      throw Error(path + ": not valid JSON: " + json_error_message(e.what()));
     }
     throw Error(path + ": not valid JSON");
   }

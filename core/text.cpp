@@ -57,4 +57,43 @@ std::string trim(std::string_view s) {
   return std::string(s.substr(b, e - b + 1));
 }
 
+std::string quote_excerpt(std::string_view bytes, size_t max_bytes) {
+  static const char* hex = "0123456789abcdef";
+  const std::string_view shown = bytes.substr(0, max_bytes);
+  std::string out = "'";
+  for (unsigned char c : shown) {
+    switch (c) {
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\\': out += "\\\\"; break;
+      case '\'': out += "\\'"; break;
+      default:
+        if (c < 0x20 || c >= 0x7f) {
+          out += "\\x";
+          out += hex[c >> 4];
+          out += hex[c & 15];
+        } else {
+          out += char(c);
+        }
+    }
+  }
+  out += "'";
+  if (shown.size() < bytes.size()) out += "... (" + std::to_string(bytes.size()) + " bytes)";
+  return out;
+}
+
+std::string json_error_message(std::string_view what) {
+  if (what.rfind("[json.exception.", 0) == 0) {
+    const size_t end = what.find("] ");
+    if (end != std::string_view::npos) what.remove_prefix(end + 2);
+  }
+  const std::string_view tag = "; last read: '";
+  const size_t at = what.find(tag);
+  if (at == std::string_view::npos) return std::string(what.substr(0, 1000));
+  std::string_view token = what.substr(at + tag.size());
+  if (!token.empty() && token.back() == '\'') token.remove_suffix(1);
+  return std::string(what.substr(0, std::min<size_t>(at, 1000))) + "; last read: " + quote_excerpt(token, 200);
+}
+
 }  // namespace principia

@@ -15,4 +15,14 @@ std::string join(const std::vector<std::string>& parts, std::string_view sep);
 bool starts_with(std::string_view s, std::string_view prefix);
 std::string trim(std::string_view s);
 
+// Offending input quoted in a message: at most `max_bytes` of it, in single quotes, with
+// control characters, quotes, backslashes and bytes >= 0x80 escaped (\n, \', \xNN), and
+// "... (N bytes)" after the quote when it was cut. Error messages never echo input unbounded.
+std::string quote_excerpt(std::string_view bytes, size_t max_bytes = 200);
+
+// nlohmann::json's parse-error text made fit for a user: without the "[json.exception...]"
+// tag, and its "last read: '...'" token (which can be a whole 10 MB line) cut to an excerpt,
+// with its length.
+std::string json_error_message(std::string_view what);
+
 }  // namespace principia

@@ -70,9 +70,7 @@ class DuplicateKeyFinder {
     return true;
   }
   bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& ex) {
-    std::string what = ex.what();
-    auto pos = what.find("] ");
-    syntax_error_ = pos == std::string::npos ? what : what.substr(pos + 2);
+    syntax_error_ = json_error_message(ex.what());
     return false;
   }
 

@@ -18,7 +18,9 @@
 #include "core/error.h"
 #include "core/files.h"
 #include "core/log.h"
+#include "core/run_lock.h"
 #include "core/sha256.h"
+#include "core/text.h"
 
 namespace principia::trainer {
 namespace fs = std::filesystem;
@@ -247,7 +249,7 @@ std::map<std::string, at::Tensor> read_safetensors(const std::string& path) {
   try {
     header = nlohmann::json::parse(bytes.substr(8, hlen));
   } catch (const nlohmann::json::exception& e) {
-    throw bad(std::string("header is not JSON (") + e.what() + ")");
+    throw bad("header is not JSON (" + json_error_message(e.what()) + ")");
   }
   if (!header.is_object()) throw bad("header is not an object");
   const uint64_t data_size = bytes.size() - 8 - hlen;
@@ -303,6 +305,31 @@ std::string checkpoint_dir_name(int64_t step) {
   return buf;
 }
 
+namespace {
+
+// step-N.tmp-PID / step-N.old-PID of writers that died mid-write. A live writer's are left
+// alone: the run-directory lock makes one impossible, but a copied or shared folder may not
+// have gone through it.
+void remove_dead_writers_dirs(const fs::path& root) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(root, ec)) {
+    const std::string n = e.path().filename().string();
+    size_t at = n.find(".tmp-");
+    if (at == std::string::npos) at = n.find(".old-");
+    if (n.rfind("step-", 0) != 0 || at == std::string::npos) continue;
+    const std::string pid = n.substr(at + 5);
+    const bool numeric = !pid.empty() && pid.size() < 12 && pid.find_first_not_of("0123456789") == std::string::npos;
+    if (numeric && std::stol(pid) != long(::getpid()) && process_alive(std::stol(pid))) {
+      log::warn("checkpoint: leaving ", e.path().string(), " alone: its writer (pid ", pid, ") is alive");
+      continue;
+    }
+    std::error_code rm;
+    fs::remove_all(e.path(), rm);
+  }
+}
+
+}  // namespace
+
 std::string save_checkpoint(const std::string& run_dir, const CheckpointContents& c,
                             int64_t keep_last) {
   if (keep_last < 1) throw Error("checkpoint.keep_last must be >= 1");
@@ -312,9 +339,7 @@ std::string save_checkpoint(const std::string& run_dir, const CheckpointContents
   const fs::path tmp = root / (name + ".tmp-" + std::to_string(::getpid()));
   try {
     fs::create_directories(root);
-    // Temp dirs of runs killed mid-write (one writer per run directory: these are dead).
-    for (const auto& e : fs::directory_iterator(root))
-      if (e.path().filename().string().find(".tmp-") != std::string::npos) fs::remove_all(e.path());
+    remove_dead_writers_dirs(root);
     fs::create_directory(tmp);
   } catch (const fs::filesystem_error& e) {
     throw Error(root.string() + ": cannot create checkpoint directory (" + e.what() + ")");
@@ -366,14 +391,7 @@ std::string save_checkpoint(const std::string& run_dir, const CheckpointContents
     fs::remove_all(dir, ec);
     if (ec) log::warn("checkpoint: could not remove ", dir.string(), " (", ec.message(), ")");
   }
-  // Temp / moved-aside dirs of writers that died (only this process writes this run's
-  // checkpoints).
-  for (const auto& e : fs::directory_iterator(root, ec)) {
-    const std::string n = e.path().filename().string();
-    if (n.rfind("step-", 0) == 0 &&
-        (n.find(".tmp-") != std::string::npos || n.find(".old-") != std::string::npos))
-      fs::remove_all(e.path(), ec);
-  }
+  remove_dead_writers_dirs(root);
   log::info("checkpoint: wrote ", final_dir.string());
   return final_dir.string();
 }
@@ -463,7 +481,7 @@ LatestCheckpoint find_latest_valid(const std::string& run_dir) {
       while (!latest.empty() && (latest.back() == '\n' || latest.back() == '\r')) latest.pop_back();
     }
     if (latest != fs::path(out.dir).filename().string() && out.skipped.empty())
-      log::warn("checkpoint: ", (root / kLatest).string(), " names '", latest, "'; resuming from ",
+      log::warn("checkpoint: ", (root / kLatest).string(), " names ", quote_excerpt(latest, 80), "; resuming from ",
                 fs::path(out.dir).filename().string(), " (the newest valid checkpoint)");
   }
   return out;
@@ -471,7 +489,16 @@ LatestCheckpoint find_latest_valid(const std::string& run_dir) {
 
 std::string resolve_resume(const std::string& run_dir, const std::string& resume) {
   if (resume.empty()) return "";
-  if (resume == "auto") return find_latest_valid(run_dir).dir;
+  if (resume == "auto") {
+    LatestCheckpoint latest = find_latest_valid(run_dir);
+    const std::string where = (fs::path(run_dir) / "checkpoints").string();
+    if (latest.dir.empty() && latest.skipped.empty())
+      log::info("--resume auto: no checkpoint in ", where, ": starting fresh");
+    else if (latest.dir.empty())
+      log::warn("--resume auto: every checkpoint in ", where, " is damaged (", latest.skipped.size(),
+                "): starting fresh");
+    return latest.dir;
+  }
   std::error_code ec;
   if (!fs::is_directory(resume, ec)) throw Error("--resume " + resume + ": no such checkpoint directory");
   VerifyResult v = verify_checkpoint(resume);
@@ -491,7 +518,7 @@ LoadedCheckpoint load_checkpoint(const std::string& dir) {
   try {
     j = nlohmann::json::parse(read_file(state_path));
   } catch (const nlohmann::json::exception& e) {
-    throw Error(state_path + ": not valid JSON (" + e.what() + ")");
+    throw Error(state_path + ": not valid JSON (" + json_error_message(e.what()) + ")");
   }
   out.state = train_state_from_json(j, state_path);
   const fs::path single = fs::path(dir) / kOptimizerFile;

@@ -89,8 +89,9 @@ struct LatestCheckpoint {
 // leaves a complete checkpoint).
 LatestCheckpoint find_latest_valid(const std::string& run_dir);
 
-// `--resume auto` -> find_latest_valid ("" when none: a fresh start); `--resume PATH` -> PATH
-// after verify (throws principia::Error naming the bad file).
+// `--resume auto` -> find_latest_valid ("" when none: a fresh start, logged with its reason:
+// no checkpoint, or every one damaged); `--resume PATH` -> PATH after verify (throws
+// principia::Error naming the bad file).
 std::string resolve_resume(const std::string& run_dir, const std::string& resume);
 
 struct LoadedCheckpoint {

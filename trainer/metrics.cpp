@@ -4,12 +4,14 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include <sstream>
 
 #include "core/error.h"
 #include "core/files.h"
+#include "core/log.h"
 
 namespace principia::trainer {
 
@@ -51,39 +53,56 @@ std::string metrics_json_line(int64_t step, const StepMetrics& metrics) {
 
 namespace {
 
-// Keeps the lines of steps <= last_step; drops later ones and lines that do not parse (a line
-// torn by a crash).
+// Keeps one line per step <= last_step (the last written of each), by step; drops later
+// steps and lines that do not parse (a line torn by a crash).
 void truncate_metrics_after(const std::string& path, int64_t last_step) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return;
   std::istringstream in(read_file(path));
-  std::string kept, line;
+  std::map<int64_t, std::string> by_step;
+  std::string line;
+  int64_t lines = 0;
   while (std::getline(in, line)) {
+    ++lines;
     const auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded() || !j.is_object() || !j.contains("step") || !j["step"].is_number_integer())
       continue;
-    if (j["step"].get<int64_t>() <= last_step) kept += line + "\n";
+    const int64_t step = j["step"].get<int64_t>();
+    if (step <= last_step) by_step[step] = line;
   }
+  std::string kept;
+  for (const auto& [step, l] : by_step) kept += l + "\n";
+  if (int64_t(by_step.size()) != lines)
+    log::info(path, ": kept the ", by_step.size(), " step(s) up to step ", last_step, " of ", lines,
+              " line(s) written before");
   write_file_atomic(path, kept);
+}
+
+// RUN/tb/ rewritten as one event file holding the steps up to last_step.
+std::unique_ptr<TensorBoardWriter> rewrite_tensorboard(const std::string& dir, int64_t last_step) {
+  std::vector<std::string> kept = scalar_history(dir, last_step);
+  const std::vector<std::string> old = event_files(dir);
+  auto tb = std::make_unique<TensorBoardWriter>(dir);
+  for (const auto& ev : kept) tb->add_event(ev);
+  tb->sync();
+  for (const auto& f : old) {
+    std::error_code ec;
+    if (f != tb->path()) std::filesystem::remove(f, ec);
+  }
+  return tb;
 }
 
 }  // namespace
 
-MetricsWriter::MetricsWriter(const std::string& run_dir, bool tensorboard, int64_t resumed_step) {
+MetricsWriter::MetricsWriter(const std::string& run_dir, bool tensorboard, int64_t start_step) {
   std::error_code ec;
   std::filesystem::create_directories(run_dir, ec);
   if (ec) throw Error(run_dir + ": cannot create run directory (" + ec.message() + ")");
   jsonl_path_ = (std::filesystem::path(run_dir) / "metrics.jsonl").string();
-  if (resumed_step >= 0) truncate_metrics_after(jsonl_path_, resumed_step);
+  truncate_metrics_after(jsonl_path_, start_step);
   jsonl_ = std::fopen(jsonl_path_.c_str(), "ab");
   if (!jsonl_) throw Error(jsonl_path_ + ": cannot open for writing (" + std::strerror(errno) + ")");
-  if (tensorboard) {
-    tb_ = std::make_unique<TensorBoardWriter>((std::filesystem::path(run_dir) / "tb").string());
-    if (resumed_step >= 0) {
-      tb_->add_session_start(resumed_step + 1);
-      tb_->flush();
-    }
-  }
+  if (tensorboard) tb_ = rewrite_tensorboard((std::filesystem::path(run_dir) / "tb").string(), start_step);
 }
 
 MetricsWriter::~MetricsWriter() {

@@ -34,12 +34,13 @@ std::string metrics_json_line(int64_t step, const StepMetrics& metrics);
 
 class MetricsWriter {
  public:
-  // Appends to RUN/metrics.jsonl and, when tensorboard, writes a fresh event file in RUN/tb/.
-  // Creates run_dir. Throws principia::Error.
-  // resumed_step >= 0 (a run resumed from the checkpoint of that step): metrics.jsonl is first
-  // rewritten without the lines of later steps (and any torn last line), and the event file
-  // starts with a session START at resumed_step + 1 so TensorBoard drops the old later steps.
-  MetricsWriter(const std::string& run_dir, bool tensorboard, int64_t resumed_step = -1);
+  // A run that starts after step `start_step` (0 for a fresh run, N when resumed from the
+  // checkpoint of step N) keeps one history: metrics.jsonl is first rewritten to the lines of
+  // steps 1..start_step, one per step (the last written wins; torn lines dropped), and, when
+  // tensorboard, RUN/tb/ is rewritten to one new event file holding the scalar events of those
+  // steps (older event files removed once it is on disk). A killed, restarted or fallen-back
+  // run therefore never repeats or drops a step. Creates run_dir. Throws principia::Error.
+  MetricsWriter(const std::string& run_dir, bool tensorboard, int64_t start_step = 0);
   ~MetricsWriter();
   MetricsWriter(const MetricsWriter&) = delete;
   MetricsWriter& operator=(const MetricsWriter&) = delete;

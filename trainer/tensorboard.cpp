@@ -9,8 +9,10 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <map>
 
 #include "core/error.h"
+#include "core/files.h"
 
 namespace principia::trainer {
 namespace {
@@ -54,6 +56,68 @@ void put_double(std::string& out, int field, double v) {
 void put_float(std::string& out, int field, float v) {
   put_tag(out, field, 5);
   put_le(out, v);
+}
+
+template <class T>
+bool get_le(std::string_view in, size_t& pos, T& v) {
+  if (in.size() - pos < sizeof(T)) return false;
+  uint8_t b[sizeof(T)];
+  std::memcpy(b, in.data() + pos, sizeof(T));
+  if constexpr (std::endian::native == std::endian::big) std::reverse(b, b + sizeof(T));
+  std::memcpy(&v, b, sizeof(T));
+  pos += sizeof(T);
+  return true;
+}
+bool get_varint(std::string_view in, size_t& pos, uint64_t& v) {
+  v = 0;
+  for (int shift = 0; shift < 64 && pos < in.size(); shift += 7) {
+    const uint8_t b = uint8_t(in[pos++]);
+    v |= uint64_t(b & 0x7f) << shift;
+    if (!(b & 0x80)) return true;
+  }
+  return false;
+}
+
+// What the history rewrite needs of an Event: its step, and whether it is a session START or
+// carries a summary. Unknown fields are skipped by wire type.
+struct EventInfo {
+  int64_t step = 0;
+  bool session_start = false;
+  bool summary = false;
+  bool ok = true;
+};
+EventInfo event_info(std::string_view ev) {
+  EventInfo info;
+  size_t pos = 0;
+  while (pos < ev.size()) {
+    uint64_t tag = 0, v = 0;
+    if (!get_varint(ev, pos, tag)) return {0, false, false, false};
+    const int field = int(tag >> 3), wire = int(tag & 7);
+    if (wire == 0) {
+      if (!get_varint(ev, pos, v)) return {0, false, false, false};
+      if (field == 2) info.step = int64_t(v);
+    } else if (wire == 1) {
+      if (ev.size() - pos < 8) return {0, false, false, false};
+      pos += 8;
+    } else if (wire == 5) {
+      if (ev.size() - pos < 4) return {0, false, false, false};
+      pos += 4;
+    } else if (wire == 2) {
+      if (!get_varint(ev, pos, v) || v > ev.size() - pos) return {0, false, false, false};
+      const std::string_view body = ev.substr(pos, size_t(v));
+      pos += size_t(v);
+      if (field == 5) info.summary = true;
+      if (field == 7) {  // SessionLog { status = 1 }
+        size_t p = 0;
+        uint64_t t = 0, status = 0;
+        if (get_varint(body, p, t) && t == 0x08 && get_varint(body, p, status) && status == 1)
+          info.session_start = true;
+      }
+    } else {
+      return {0, false, false, false};
+    }
+  }
+  return info;
 }
 
 }  // namespace
@@ -128,10 +192,14 @@ TensorBoardWriter::TensorBoardWriter(const std::string& dir) {
   char host[256] = {0};
   if (::gethostname(host, sizeof(host) - 1) != 0) std::strcpy(host, "localhost");
   const double now = wall_time_now();
-  path_ = (std::filesystem::path(dir) / ("events.out.tfevents." + std::to_string(int64_t(now)) +
-                                         "." + host + "." + std::to_string(::getpid())))
-              .string();
-  file_ = std::fopen(path_.c_str(), "ab");
+  const std::string base = (std::filesystem::path(dir) / ("events.out.tfevents." + std::to_string(int64_t(now)) +
+                                                          "." + host + "." + std::to_string(::getpid())))
+                               .string();
+  // A second writer of this process within the same second gets a file of its own (".1", ...),
+  // named after the first so it sorts after it.
+  path_ = base;
+  for (int i = 1; std::filesystem::exists(path_, ec); ++i) path_ = base + "." + std::to_string(i);
+  file_ = std::fopen(path_.c_str(), "wb");
   if (!file_) throw Error(path_ + ": cannot open for writing (" + std::strerror(errno) + ")");
   write_record(encode_file_version_event(now));
   flush();
@@ -155,8 +223,73 @@ void TensorBoardWriter::add_session_start(int64_t step, double wall_time) {
   write_record(encode_session_start_event(wall_time, step));
 }
 
+void TensorBoardWriter::add_event(std::string_view serialized_event) { write_record(serialized_event); }
+
 void TensorBoardWriter::flush() {
   if (std::fflush(file_) != 0) throw Error(path_ + ": flush failed (" + std::strerror(errno) + ")");
+}
+
+void TensorBoardWriter::sync() {
+  flush();
+  if (::fsync(::fileno(file_)) != 0) throw Error(path_ + ": fsync failed (" + std::strerror(errno) + ")");
+}
+
+std::vector<std::string> read_tfrecords(const std::string& path) {
+  const std::string data = read_file(path);
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (data.size() - pos >= 12) {
+    uint64_t len = 0;
+    uint32_t len_crc = 0, data_crc = 0;
+    size_t p = pos;
+    get_le(data, p, len);
+    get_le(data, p, len_crc);
+    if (len_crc != masked_crc32c(data.data() + pos, 8) || len > data.size() - p || data.size() - p - len < 4) break;
+    const std::string_view payload(data.data() + p, size_t(len));
+    p += size_t(len);
+    get_le(data, p, data_crc);
+    if (data_crc != masked_crc32c(payload.data(), payload.size())) break;
+    out.emplace_back(payload);
+    pos = p;
+  }
+  return out;
+}
+
+std::vector<std::string> event_files(const std::string& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+    if (e.is_regular_file() && e.path().filename().string().rfind("events.out.tfevents.", 0) == 0)
+      out.push_back(e.path().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<std::string> scalar_history(const std::string& dir, int64_t last_step) {
+  struct Step {
+    size_t file = 0;  // the file its events came from: a step written again later replaces them
+    std::vector<std::string> events;
+  };
+  std::map<int64_t, Step> by_step;
+  const std::vector<std::string> files = event_files(dir);
+  for (size_t f = 0; f < files.size(); ++f) {
+    for (std::string& ev : read_tfrecords(files[f])) {
+      const EventInfo info = event_info(ev);
+      if (!info.ok) continue;
+      if (info.session_start) {
+        by_step.erase(by_step.lower_bound(info.step), by_step.end());
+      } else if (info.summary) {
+        Step& s = by_step[info.step];
+        if (s.file != f) s = Step{f, {}};
+        s.events.push_back(std::move(ev));
+      }
+    }
+  }
+  std::vector<std::string> out;
+  for (auto& [step, s] : by_step)
+    if (step <= last_step)
+      for (auto& ev : s.events) out.push_back(std::move(ev));
+  return out;
 }
 
 }  // namespace principia::trainer

@@ -37,8 +37,9 @@ std::string encode_session_start_event(double wall_time, int64_t step);
 
 double wall_time_now();  // seconds since the epoch, with sub-second precision
 
-// Appends events to DIR/events.out.tfevents.<unix time>.<host>.<pid> (the pid keeps two writers
-// started in the same second apart, as PyTorch's SummaryWriter does).
+// Writes events to a new DIR/events.out.tfevents.<unix time>.<host>.<pid> (the pid keeps two
+// processes started in the same second apart, as PyTorch's SummaryWriter does; a ".N" suffix
+// two writers of one process).
 class TensorBoardWriter {
  public:
   explicit TensorBoardWriter(const std::string& dir);  // creates dir; throws principia::Error
@@ -49,7 +50,10 @@ class TensorBoardWriter {
   void add_scalars(int64_t step, const Scalars& scalars, double wall_time = wall_time_now());
   // After a resume from step N: add_session_start(N + 1) before the first new event.
   void add_session_start(int64_t step, double wall_time = wall_time_now());
+  // A serialized Event written as it is (a kept event of an earlier file).
+  void add_event(std::string_view serialized_event);
   void flush();
+  void sync();  // flush + fsync: the file is on disk before older files are removed
   const std::string& path() const { return path_; }
 
  private:
@@ -57,5 +61,17 @@ class TensorBoardWriter {
   std::string path_;
   std::FILE* file_ = nullptr;
 };
+
+// The payloads of a TFRecord file's records, in order, up to the first torn or corrupt record
+// (a crash mid-write leaves a partial last one). Throws principia::Error when unreadable.
+std::vector<std::string> read_tfrecords(const std::string& path);
+
+// The events.out.tfevents.* files of `dir`, oldest first (by name: the creation time leads).
+std::vector<std::string> event_files(const std::string& dir);
+
+// The scalar events of `dir`'s event files as one history: read oldest file first, a session
+// START at step s drops the events before it of steps >= s, a later event of a step replaces
+// an earlier one, and only steps <= last_step are kept. Serialized Events, by step.
+std::vector<std::string> scalar_history(const std::string& dir, int64_t last_step);
 
 }  // namespace principia::trainer

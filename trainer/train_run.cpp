@@ -12,6 +12,7 @@
 #include "core/files.h"
 #include "core/log.h"
 #include "core/progress.h"
+#include "core/run_lock.h"
 #include "core/sha256.h"
 #include "core/stop_signal.h"
 #include "data/loader.h"
@@ -211,6 +212,14 @@ std::string resolve_device(const config::Config& cfg, int local_rank) {
   return d == "cuda" ? own_gpu : d;
 }
 
+// What a checkpoint's config must match for a resume to be "the same run": the whole resolved
+// config but where the run lives (a run directory copied or moved elsewhere is the same run).
+std::string resume_config_hash(const config::Config& cfg) {
+  config::Config c = cfg;
+  c.run.output_dir.clear();
+  return sha256_hex(config::to_yaml(c));
+}
+
 void print_table(const std::vector<std::pair<std::string, EvalSummary>>& rows) {
   std::printf("\n%s\n", eval_table(rows).c_str());
   std::fflush(stdout);
@@ -225,7 +234,15 @@ int run(const config::Config& cfg, const RunOptions& options) {
   const DistEnv dist_env = dist_env_from_environment();
   if (options.mode == RunMode::kEval && dist_env.rank != 0) return 0;  // eval runs on one process
   const std::string device = resolve_device(cfg, options.mode == RunMode::kEval ? 0 : dist_env.local_rank);
+  // This rank's GPU becomes the current device before any CUDA or NCCL work, so nothing (NCCL's
+  // communicator, a default-device allocation) lands on cuda:0 for every rank.
+  if (const torch::Device d(device); d.is_cuda())
+    c10::impl::getDeviceGuardImpl(c10::DeviceType::CUDA)->setDevice(d);
   log::set_level(dist_env.rank == 0 ? log::parse_level(cfg.log.level) : log::Level::kWarn);  // rank 0 logs
+  // One writer per run directory: rank 0 (the writer) holds the lock until the process ends; a
+  // second run on the same directory stops here, before it touches anything.
+  std::unique_ptr<RunDirLock> run_lock;
+  if (dist_env.rank == 0) run_lock = std::make_unique<RunDirLock>(run_dir);
   if (options.mode != RunMode::kEval) {
     check_divisible(cfg, "rollout.batch_size", cfg.rollout.batch_size, dist_env.world_size);
     check_divisible(cfg, "algorithm.mini_batch", cfg.algorithm.mini_batch, dist_env.world_size);
@@ -243,6 +260,14 @@ int run(const config::Config& cfg, const RunOptions& options) {
   }
   const std::string resolved = config::to_yaml(cfg);
   if (main_rank) write_file_atomic(run_dir + "/config.resolved.yaml", resolved);
+
+  // ---- resume point: checked before any work (a bad --resume PATH costs nothing) ----
+  std::string resume_dir;
+  auto resolve = [&] {
+    if (!options.resume.empty()) resume_dir = resolve_resume(run_dir, options.resume);
+  };
+  dist->on_rank0("finding the checkpoint to resume", resolve);  // first: it removes torn ones
+  if (!main_rank) resolve();
   if (options.mode != RunMode::kEval) install_stop_handlers();
   // Every rank stops at the same step: the signal any rank got, agreed on once per step.
   auto agreed_stop = [&] { return int(dist->all_reduce(double(stop_requested()), ReduceOp::kMax)); };
@@ -276,17 +301,10 @@ int run(const config::Config& cfg, const RunOptions& options) {
   JudgeFormat format = JudgeFormat::from_config(cfg, tok);
   rewards::CompositeReward reward(cfg.reward.components, cfg.reward.require_valid_format);
 
-  // ---- resume point ----
-  std::string resume_dir;
-  auto resolve = [&] {
-    if (!options.resume.empty()) resume_dir = resolve_resume(run_dir, options.resume);
-  };
-  dist->on_rank0("finding the checkpoint to resume", resolve);  // first: it removes torn ones
-  if (!main_rank) resolve();
   LoadedCheckpoint ckpt;
   if (!resume_dir.empty()) {
     ckpt = load_checkpoint(resume_dir);
-    if (ckpt.state.config_hash != sha256_hex(resolved))
+    if (ckpt.state.config_hash != resume_config_hash(cfg))
       log::warn("resuming from ", resume_dir, " with a different config than it was written with");
     log::info("resuming from ", resume_dir, " (step ", ckpt.state.step, ")");
   }
@@ -427,7 +445,7 @@ int run(const config::Config& cfg, const RunOptions& options) {
   data::Loader loader(src, lo, start_cursor);
 
   std::unique_ptr<MetricsWriter> metrics;  // rank 0's; every rank's metrics are already global
-  if (main_rank) metrics = std::make_unique<MetricsWriter>(run_dir, cfg.log.tensorboard, resume_dir.empty() ? -1 : first_step);
+  if (main_rank) metrics = std::make_unique<MetricsWriter>(run_dir, cfg.log.tensorboard, first_step);
   auto write_metrics = [&](int64_t step, const StepMetrics& m) {
     if (metrics) metrics->write(step, m);
   };
@@ -444,7 +462,7 @@ int run(const config::Config& cfg, const RunOptions& options) {
     CheckpointContents c;
     c.state.step = step;
     c.state.world_size = world;
-    c.state.config_hash = sha256_hex(resolved);
+    c.state.config_hash = resume_config_hash(cfg);
     c.state.data_cursor = nlohmann::json::parse(loader.cursor_json().dump());
     c.write_model = save_model_dir;
     c.optimizer_state = optimizer.state_dict();

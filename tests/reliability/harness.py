@@ -163,6 +163,106 @@ def fault_one_of_two_ranks(binary, work, index, after_steps, digest, sig):
     return {**result, "final": latest, "ok": signalled and agreed and (latest, d) == digest}
 
 
+def metric_steps(run_dir):
+    path = pathlib.Path(run_dir) / "metrics.jsonl"
+    return [json.loads(l)["step"] for l in path.read_text().splitlines() if l] if path.exists() else []
+
+
+def event_steps(run_dir):
+    """Steps of the `reward/mean` scalar in RUN/tb/, as TensorBoard itself reads them, and the
+    number of event files."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    tb = pathlib.Path(run_dir) / "tb"
+    acc = EventAccumulator(str(tb), size_guidance={"scalars": 0})
+    acc.Reload()
+    return [e.step for e in acc.Scalars("reward/mean")], len(list(tb.glob("events.out.tfevents.*")))
+
+
+def wait_rows(run_dir, rows, proc, timeout=120):
+    end = time.monotonic() + timeout
+    while proc.poll() is None and len(metric_steps(run_dir)) < rows and time.monotonic() < end:
+        time.sleep(0.005)
+
+
+def two_writers(binary, work, index, digest, resume_second=False):
+    """A run, and a second run started on the same directory while the first holds it (fresh,
+    or with --resume auto): the second must exit 2 at once naming the holder; the first must
+    finish with metrics of steps 1..8 exactly once and the uninterrupted run's weights."""
+    run_dir = pathlib.Path(work) / f"writers-{index:02d}"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    first = start(binary, run_dir)
+    lock = run_dir / ".lock"
+    end = time.monotonic() + 60
+    while first.poll() is None and not (lock.exists() and f"pid {first.pid} " in lock.read_text()) \
+            and time.monotonic() < end:
+        time.sleep(0.005)
+    t0 = time.monotonic()
+    rc2, out2 = run_to_end(binary, run_dir, ["--resume", "auto"] if resume_second else [])
+    second_s = time.monotonic() - t0
+    rc1 = first.wait()
+    result = {"index": index, "second": "--resume auto" if resume_second else "fresh",
+              "second_exit_code": rc2, "second_s": round(second_s, 2), "first_exit_code": rc1,
+              "steps": metric_steps(run_dir)}
+    named = f"pid {first.pid} host " in out2 and "another run is writing to this directory" in out2
+    ok = rc2 == 2 and named and rc1 == 0 and result["steps"] == list(range(1, 9)) \
+        and final_digest(run_dir) == digest
+    return {**result, "holder_named": named, "ok": ok, **({} if ok else {"second_output": out2[-2000:]})}
+
+
+def kill_before_first_checkpoint(binary, work, index, digest, rows):
+    """SIGKILL after `rows` metrics lines, before any checkpoint exists (checkpoint.every past
+    the end), then --resume auto: a fresh start that says so, metrics and TensorBoard events
+    of steps 1..8 exactly once, the uninterrupted run's weights."""
+    run_dir = pathlib.Path(work) / f"early-kill-{index:02d}"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    extra = ["checkpoint.every=100"]
+    p = start(binary, run_dir, extra)
+    wait_rows(run_dir, rows, p)
+    killed = p.poll() is None
+    if killed:
+        p.kill()
+    p.wait()
+    before = metric_steps(run_dir)
+    ckpts = sorted(d.name for d in (run_dir / "checkpoints").glob("step-*")) if (run_dir / "checkpoints").exists() else []
+    rc, out = run_to_end(binary, run_dir, [*extra, "--resume", "auto"])
+    steps, files = event_steps(run_dir) if rc == 0 else ([], 0)
+    result = {"index": index, "killed": killed, "steps_before": before, "checkpoints_at_kill": ckpts,
+              "resume_exit_code": rc, "steps": metric_steps(run_dir), "event_steps": steps, "event_files": files,
+              "said_fresh": "no checkpoint in" in out and "starting fresh" in out}
+    ok = killed and not ckpts and rc == 0 and result["said_fresh"] and result["steps"] == list(range(1, 9)) \
+        and steps == list(range(1, 9)) and files == 1 and final_digest(run_dir) == digest
+    return {**result, "ok": ok, **({} if ok else {"output": out[-2000:]})}
+
+
+def every_checkpoint_damaged(binary, work, index, digest):
+    """A run stopped by SIGTERM after step 4 (checkpoints of steps 2 and 4), every checkpoint
+    then damaged (a flipped byte in its weights): --resume auto names each damaged one, says
+    it starts fresh, and ends with steps 1..8 once and the uninterrupted run's weights."""
+    run_dir = pathlib.Path(work) / f"all-damaged-{index:02d}"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    p = start(binary, run_dir)
+    wait_rows(run_dir, 4, p)
+    p.send_signal(signal.SIGSTOP)
+    p.send_signal(signal.SIGTERM)
+    p.send_signal(signal.SIGCONT)
+    rc_first = p.wait()
+    ckpts = sorted((run_dir / "checkpoints").glob("step-*"))
+    for d in ckpts:
+        w = d / "model" / "model.safetensors"
+        data = bytearray(w.read_bytes())
+        data[len(data) // 2] ^= 0x01
+        w.write_bytes(bytes(data))
+    rc, out = run_to_end(binary, run_dir, ["--resume", "auto"])
+    steps, files = event_steps(run_dir) if rc == 0 else ([], 0)
+    result = {"index": index, "first_exit_code": rc_first, "damaged": [d.name for d in ckpts],
+              "resume_exit_code": rc, "steps": metric_steps(run_dir), "event_steps": steps, "event_files": files,
+              "said_fresh": "every checkpoint in" in out and "is damaged" in out and "starting fresh" in out}
+    ok = rc_first == EXIT_PREEMPTED and len(ckpts) >= 2 and rc == 0 and result["said_fresh"] \
+        and result["steps"] == list(range(1, 9)) and steps == list(range(1, 9)) and files == 1 \
+        and final_digest(run_dir) == digest
+    return {**result, "ok": ok, **({} if ok else {"output": out[-2000:]})}
+
+
 def moment(run_dir):
     """Where the run was when it died, from what it left behind."""
     ck = run_dir / "checkpoints"
@@ -208,13 +308,24 @@ def main():
     for rs in ranks.values():
         for r in rs:
             print(json.dumps(r), flush=True)
+    history = {
+        "two_writers": [two_writers(args.binary, work, 300 + i, digest, resume_second=bool(i % 2)) for i in range(4)],
+        "early_kill": [kill_before_first_checkpoint(args.binary, work, 400 + i, digest, rng.randint(1, 6))
+                       for i in range(3)],
+        "all_damaged": [every_checkpoint_damaged(args.binary, work, 500 + i, digest) for i in range(2)],
+    }
+    for rs in history.values():
+        for r in rs:
+            print(json.dumps(r), flush=True)
     (work / "results.json").write_text(json.dumps({"kills": results, "sigterm": term,
-                                                   "two_ranks": {s.name: r for s, r in ranks.items()}}, indent=1))
-    write_report(args, duration, results, term, missed, ranks)
-    return 0 if all(r["ok"] for r in results + term + ranks[signal.SIGTERM] + ranks[signal.SIGKILL]) else 1
+                                                   "two_ranks": {s.name: r for s, r in ranks.items()},
+                                                   **history}, indent=1))
+    write_report(args, duration, results, term, missed, ranks, history)
+    return 0 if all(r["ok"] for r in results + term + ranks[signal.SIGTERM] + ranks[signal.SIGKILL]
+                    + sum(history.values(), [])) else 1
 
 
-def write_report(args, duration, kills, term, missed, ranks):
+def write_report(args, duration, kills, term, missed, ranks, history):
     def row(fault, injected, rs):
         ok = sum(r["ok"] for r in rs)
         codes = ", ".join(f"{c}: {n}" for c, n in sorted(
@@ -253,13 +364,31 @@ def write_report(args, duration, kills, term, missed, ranks):
                  f"{', '.join(sorted({str(r['exit_codes'][0]) for r in k}))} after at most "
                  f"{max(r['stop_s'] for r in k):.1f} s (dist.timeout_s = 60); {sum(r['ok'] for r in k)}/{len(k)} "
                  "resumed on 2 ranks with final weights bitwise equal to the uninterrupted 2-rank run |")
+    w = history["two_writers"]
+    lines.append(f"| a second run on the same `run.output_dir` | started (half fresh, half with `--resume auto`) while the first "
+                 f"holds the directory | {len(w)} | second run: exit codes {', '.join(sorted({str(r['second_exit_code']) for r in w}))} "
+                 f"after at most {max(r['second_s'] for r in w):.1f} s, holder's pid and host named in {sum(r['holder_named'] for r in w)}/{len(w)}; "
+                 f"{sum(r['ok'] for r in w)}/{len(w)} first runs finished with metrics of steps 1..8 exactly once and "
+                 "final weights bitwise equal to the uninterrupted run |")
+    e = history["early_kill"]
+    lines.append(f"| SIGKILL before the first checkpoint | `kill -9` after 1-6 GRPO steps (random), `checkpoint.every` past the end | {len(e)} | "
+                 f"{sum(r['said_fresh'] for r in e)}/{len(e)} restarts said they start fresh (no checkpoint); {sum(r['ok'] for r in e)}/{len(e)} "
+                 "ended with metrics.jsonl and the TensorBoard events (one file) holding steps 1..8 exactly once and final "
+                 "weights bitwise equal to the uninterrupted run |")
+    d = history["all_damaged"]
+    lines.append(f"| every checkpoint damaged | SIGTERM after 4 GRPO steps, then a flipped byte in each checkpoint's weights | {len(d)} | "
+                 f"{sum(r['said_fresh'] for r in d)}/{len(d)} restarts named each damaged checkpoint and said they start fresh; "
+                 f"{sum(r['ok'] for r in d)}/{len(d)} ended with metrics.jsonl and the TensorBoard events holding steps 1..8 exactly "
+                 "once and final weights bitwise equal to the uninterrupted run |")
     lines += [
         "",
         "Also tested in CI (tests/reliability/test_reliability.py, tests/unit/trainer/test_checkpoint.cpp):",
         "a truncated or bit-flipped file of each kind in a checkpoint is named through the MANIFEST and",
         "`--resume auto` falls back to the previous checkpoint; a second SIGTERM exits at once; a",
         "non-finite loss (injected with `PRINCIPIA_FAULT_NONFINITE_STEPS`) skips the update and is",
-        "counted, and `trainer.max_bad_steps` in a row stop the run with a checkpoint of the last good state.",
+        "counted, and `trainer.max_bad_steps` in a row stop the run with a checkpoint of the last good state;",
+        "`--resume` of a missing path exits 2 before any work; a copied run directory resumes without a",
+        "config warning; an error about a 10 MB bad input line stays under 1 KB.",
         "",
     ]
     pathlib.Path(args.report).parent.mkdir(parents=True, exist_ok=True)

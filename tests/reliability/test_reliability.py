@@ -154,3 +154,66 @@ def test_preflight_refuses_a_disk_without_room_for_a_checkpoint(binary, tmp_path
         assert not (run_dir / "data").exists() and not (run_dir / "tokenizer").exists()
     finally:
         subprocess.run(["umount", str(mnt)], capture_output=True)
+
+
+def test_a_second_run_on_the_same_directory_exits_2_at_once(binary, work, uninterrupted):
+    _, digest, _ = uninterrupted
+    for i, resume in enumerate((False, True)):
+        r = harness.two_writers(binary, work, i, digest, resume_second=resume)
+        assert r["ok"], r
+        assert r["second_s"] < 10, r
+
+
+def test_sigkill_before_the_first_checkpoint_keeps_one_history(binary, work, uninterrupted):
+    _, digest, _ = uninterrupted
+    r = harness.kill_before_first_checkpoint(binary, work, 0, digest, rows=2)
+    assert r["ok"], r
+
+
+def test_every_checkpoint_damaged_restarts_from_scratch_with_one_history(binary, work, uninterrupted):
+    _, digest, _ = uninterrupted
+    r = harness.every_checkpoint_damaged(binary, work, 0, digest)
+    assert r["ok"], r
+
+
+def test_resume_of_a_missing_path_is_refused_before_any_work(binary, tmp_path):
+    run_dir = tmp_path / "run"
+    p = subprocess.run(harness.train_cmd(binary, run_dir, ["--resume", str(tmp_path / "nonexistent")]),
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert "no such checkpoint directory" in p.stderr, p.stderr
+    assert not (run_dir / "data").exists() and not (run_dir / "tokenizer").exists()
+
+
+def test_a_copied_run_directory_resumes_without_a_config_warning(binary, work, uninterrupted):
+    _, digest, _ = uninterrupted
+    run_dir = work / "to-copy"
+    p = harness.start(binary, run_dir)
+    wait_for_metrics(run_dir, 3)
+    p.send_signal(signal.SIGSTOP)
+    p.send_signal(signal.SIGTERM)
+    p.send_signal(signal.SIGCONT)
+    assert p.wait(timeout=120) == harness.EXIT_PREEMPTED
+    copy = work / "copied"
+    subprocess.run(["cp", "-a", str(run_dir), str(copy)], check=True)
+    rc, out = harness.run_to_end(binary, copy, ["--resume", "auto"])
+    assert rc == 0, out
+    assert "resuming from" in out and "different config" not in out, out
+    assert harness.final_digest(copy) == digest
+    # and a real change of config still warns
+    rc, out = harness.run_to_end(binary, run_dir, ["--resume", "auto", "trainer.max_bad_steps=7"])
+    assert rc == 0 and "different config" in out, out
+
+
+def test_a_10mb_bad_judgment_line_gives_an_error_under_1kb(binary, tmp_path):
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(json.dumps({"id": "a", "principle": "p", "prompt": "q", "responses": {"r1": "x", "r2": "y"},
+                                "scores": {"r1": 5, "r2": 1}}) + "\n")
+    judgments = tmp_path / "judgments.jsonl"
+    judgments.write_text('{"id": "a", "output": "' + "z" * 10_000_000 + "\n")
+    p = subprocess.run([binary, "score", "--gold", str(gold), "--judgments", str(judgments)],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2, p.stderr[:2000]
+    assert len(p.stderr.encode()) < 1024, p.stderr[:2000]
+    assert "judgments.jsonl:1" in p.stderr and "not valid JSON" in p.stderr, p.stderr
+    assert "(line of 10000023 bytes)" in p.stderr, p.stderr  # the line's length is named

@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -183,15 +186,35 @@ TEST(Checkpoint, LatestFallsBackToPreviousValid) {
   EXPECT_THROW(resolve_resume(empty.string(), (empty / "nope").string()), Error);
 }
 
+// The pid of a process that has exited (and been reaped): a writer that died.
+std::string dead_pid() {
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  return std::to_string(child);
+}
+
 TEST(Checkpoint, KeepLastPrunesOldest) {
   auto run = principia::testing::temp_dir("ckpt_keep");
-  fs::create_directories(run / "checkpoints" / "step-000002.tmp-12345");  // stale temp
-  fs::create_directories(run / "checkpoints" / "step-000001.old-12345");  // stale moved-aside
+  fs::create_directories(run / "checkpoints" / ("step-000002.tmp-" + dead_pid()));  // stale temp
+  fs::create_directories(run / "checkpoints" / ("step-000001.old-" + dead_pid()));  // stale moved-aside
   for (int64_t s : {1, 2, 3, 4, 5}) save_checkpoint(run.string(), make_contents(s), 2);
   std::vector<std::string> names;
   for (auto& e : fs::directory_iterator(run / "checkpoints")) names.push_back(e.path().filename());
   std::sort(names.begin(), names.end());
   EXPECT_EQ(names, (std::vector<std::string>{"latest", "step-000004", "step-000005"}));
+}
+
+TEST(Checkpoint, TempDirsOfALiveWriterAreLeftAlone) {
+  auto run = principia::testing::temp_dir("ckpt_live_writer");
+  const std::string live = "step-000009.tmp-" + std::to_string(::getppid());  // our parent runs
+  const std::string dead = "step-000009.tmp-" + dead_pid();
+  fs::create_directories(run / "checkpoints" / live);
+  fs::create_directories(run / "checkpoints" / dead);
+  save_checkpoint(run.string(), make_contents(1), 2);
+  EXPECT_TRUE(fs::exists(run / "checkpoints" / live));
+  EXPECT_FALSE(fs::exists(run / "checkpoints" / dead));
 }
 
 TEST(TrainState, BadFieldsNameTheKey) {

@@ -98,6 +98,21 @@ std::vector<std::string> read_records(const std::string& path) {
   return out;
 }
 
+// The steps of the scalar events in the only event file of `dir`, after its version record.
+std::vector<int64_t> event_steps(const std::filesystem::path& dir) {
+  const auto files = event_files(dir.string());
+  EXPECT_EQ(files.size(), 1u);
+  if (files.size() != 1) return {};
+  std::vector<int64_t> steps;
+  const auto recs = read_tfrecords(files[0]);
+  EXPECT_NE(recs.at(0).find("brain.Event:2"), std::string::npos);
+  for (size_t i = 1; i < recs.size(); ++i) {
+    EXPECT_EQ(uint8_t(recs[i][9]), 0x10);  // wall_time (9 bytes), then the step's varint
+    steps.push_back(int64_t(uint8_t(recs[i][10])));  // small steps: one varint byte
+  }
+  return steps;
+}
+
 TEST(MetricsWriter, WritesJsonlAndEvents) {
   auto dir = principia::testing::temp_dir("metrics_writer");
   {
@@ -122,14 +137,13 @@ TEST(MetricsWriter, WritesJsonlAndEvents) {
   EXPECT_EQ(l1, R"({"step":1,"reward/mean":0.75,"reward/format":0.9,"time/rollout_s":1.25})");
   EXPECT_EQ(l2, R"({"step":2,"actor/kl":null,"actor/clip_frac":0.125})");
 
-  // A second writer (a resumed run) appends to metrics.jsonl.
+  // A second writer resumed after step 2 appends to metrics.jsonl.
   {
-    MetricsWriter w(dir.string(), /*tensorboard=*/false);
+    MetricsWriter w(dir.string(), /*tensorboard=*/false, /*start_step=*/2);
     w.write(3, StepMetrics().set("x", 1));
     EXPECT_EQ(w.tensorboard(), nullptr);
   }
-  EXPECT_NE(read_file((dir / "metrics.jsonl").string()).find(R"({"step":3,"x":1.0})"),
-            std::string::npos);
+  EXPECT_EQ(read_file((dir / "metrics.jsonl").string()), l1 + "\n" + l2 + "\n" + R"({"step":3,"x":1.0})" "\n");
 
   // The event file: the version record then two scalar events, every CRC right.
   std::vector<std::string> files;
@@ -153,23 +167,79 @@ TEST(MetricsWriter, ResumeDropsLaterStepsAndTornLines) {
     f << "{\"step\":5,\"x";
   }
   {
-    MetricsWriter w(dir.string(), true, /*resumed_step=*/2);
+    MetricsWriter w(dir.string(), true, /*start_step=*/2);
     w.write(3, StepMetrics().set("x", 30));
   }
   EXPECT_EQ(read_file((dir / "metrics.jsonl").string()),
             "{\"step\":1,\"x\":1.0}\n{\"step\":2,\"x\":2.0}\n{\"step\":3,\"x\":30.0}\n");
-  // the resumed writer wrote a session START at step 3 (wall time aside) right after its
-  // file-version record (both writers may share one file when started in the same second)
-  bool found = false;
-  for (auto& e : std::filesystem::directory_iterator(dir / "tb")) {
-    auto recs = read_records(e.path().string());
-    for (size_t i = 1; i < recs.size(); ++i)
-      if (recs[i].substr(9) == bytes({0x10, 0x03, 0x3a, 0x02, 0x08, 0x01})) {
-        EXPECT_NE(recs[i - 1].find("brain.Event:2"), std::string::npos);
-        found = true;
-      }
+  // RUN/tb/ is one event file again: the version record, then steps 1, 2 (kept) and 3 (new).
+  EXPECT_EQ(event_steps(dir / "tb"), (std::vector<int64_t>{1, 2, 3}));
+}
+
+TEST(MetricsWriter, AFreshStartOverAnEarlierHistoryKeepsNoneOfIt) {
+  // A run killed before its first checkpoint, restarted from scratch: steps 1..2 are redone.
+  auto dir = principia::testing::temp_dir("metrics_fresh");
+  {
+    MetricsWriter w(dir.string(), true);
+    for (int s = 1; s <= 2; ++s) w.write(s, StepMetrics().set("x", s));
   }
-  EXPECT_TRUE(found);
+  {
+    MetricsWriter w(dir.string(), true, /*start_step=*/0);
+    for (int s = 1; s <= 3; ++s) w.write(s, StepMetrics().set("x", 10 * s));
+  }
+  EXPECT_EQ(read_file((dir / "metrics.jsonl").string()),
+            "{\"step\":1,\"x\":10.0}\n{\"step\":2,\"x\":20.0}\n{\"step\":3,\"x\":30.0}\n");
+  EXPECT_EQ(event_steps(dir / "tb"), (std::vector<int64_t>{1, 2, 3}));
+}
+
+TEST(MetricsWriter, DuplicatedStepsOfAnOldHistoryCollapseToTheLastWritten) {
+  // metrics.jsonl and event files as an older build left them after a restart from scratch.
+  auto dir = principia::testing::temp_dir("metrics_dupes");
+  write_file_atomic((dir / "metrics.jsonl").string(),
+                    "{\"step\":1,\"x\":1}\n{\"step\":2,\"x\":2}\n{\"step\":1,\"x\":11}\n"
+                    "{\"step\":2,\"x\":12}\n{\"step\":3,\"x\":13}\n");
+  {
+    TensorBoardWriter a((dir / "tb").string());
+    for (int s = 1; s <= 2; ++s) a.add_scalars(s, {{"x", float(s)}});
+  }
+  {
+    TensorBoardWriter b((dir / "tb").string());  // a later file: its steps replace the first's
+    for (int s = 1; s <= 3; ++s) b.add_scalars(s, {{"x", float(10 + s)}});
+  }
+  {
+    MetricsWriter w(dir.string(), true, /*start_step=*/3);
+    w.write(4, StepMetrics().set("x", 14));
+  }
+  EXPECT_EQ(read_file((dir / "metrics.jsonl").string()),
+            "{\"step\":1,\"x\":11}\n{\"step\":2,\"x\":12}\n{\"step\":3,\"x\":13}\n{\"step\":4,\"x\":14.0}\n");
+  EXPECT_EQ(event_steps(dir / "tb"), (std::vector<int64_t>{1, 2, 3, 4}));
+  // the values are the later file's
+  const auto files = event_files((dir / "tb").string());
+  ASSERT_EQ(files.size(), 1u);
+  const auto recs = read_tfrecords(files[0]);
+  ASSERT_EQ(recs.size(), 5u);
+  EXPECT_EQ(recs[1].substr(9), encode_scalars_event(0, 1, {{"x", 11.f}}).substr(9));  // wall time aside
+}
+
+TEST(TensorBoardHistory, ASessionStartDropsTheStepsItRedoesAndATornTailIsIgnored) {
+  auto dir = principia::testing::temp_dir("tb_history");
+  std::string first;
+  {
+    TensorBoardWriter a(dir.string());
+    for (int s = 1; s <= 4; ++s) a.add_scalars(s, {{"x", float(s)}, {"y", 1.f}});
+    a.add_session_start(3);  // a resumed run of the older kind, in the same file
+    a.add_scalars(3, {{"x", 30.f}});
+    first = a.path();
+  }
+  {
+    std::ofstream f(first, std::ios::app | std::ios::binary);
+    f << std::string("\x20\x00\x00\x00\x00\x00\x00\x00\x01\x02", 10);  // a record torn mid-header
+  }
+  const auto kept = scalar_history(dir.string(), 100);
+  ASSERT_EQ(kept.size(), 3u);  // steps 1, 2 and the redone 3; the old 4 is gone
+  EXPECT_NE(kept[2].find(std::string("\x10\x03", 2)), std::string::npos);
+  EXPECT_EQ(scalar_history(dir.string(), 2).size(), 2u);
+  EXPECT_EQ(read_tfrecords(first).size(), 1u + 4 + 1 + 1);
 }
 
 TEST(StepMetrics, GetAndReservedKey) {
