@@ -41,21 +41,66 @@ bool get_bool(const ojson& j, const char* key, const std::string& where, bool fa
   return j[key].get<bool>();
 }
 
-// A rope config is fine when it is absent or the plain ("default") rotation.
-void check_rope(const ojson& rope, const std::string& where, const std::string& key) {
-  if (rope.is_null()) return;
+// rope_scaling (transformers < 5) or rope_parameters (>= 5): the types transformers computes
+// for these families without per-layer or per-position tables.
+RopeScaling parse_rope(const ojson& rope, const ojson& config, int64_t max_positions,
+                       const std::string& where, const std::string& key) {
+  RopeScaling r;
+  if (rope.is_null()) return r;
   if (!rope.is_object()) fail(where, key, "expected an object or null");
-  std::string type = "default";
-  for (const char* k : {"rope_type", "type"})
-    if (rope.contains(k) && rope[k].is_string()) type = rope[k].get<std::string>();
-  if (type != "default")
+  for (const char* k : {"type", "rope_type"})  // rope_type wins when both are there
+    if (rope.contains(k) && rope[k].is_string()) r.type = rope[k].get<std::string>();
+  const std::string w = where + ": " + key;
+  if (r.type == "default") return r;
+  if (r.type != "linear" && r.type != "dynamic" && r.type != "llama3" && r.type != "yarn")
     fail(where, key,
-         "rope type '" + type + "' is not supported (only the default rotate-half RoPE)");
+         "rope type '" + r.type +
+             "' is not supported (supported: default, linear, dynamic, llama3, yarn)");
+  if (get_double(rope, "partial_rotary_factor", w, 1.0) != 1.0)
+    fail(where, key + ".partial_rotary_factor", "only 1.0 (RoPE on the whole head) is supported");
+  r.source = rope;
+  // transformers: a top-level original_max_position_embeddings wins, else max_position_embeddings.
+  r.original_max_position_embeddings = get_int(config, "original_max_position_embeddings", where,
+                                               get_int(rope, "original_max_position_embeddings", w,
+                                                       max_positions, false),
+                                               false);
+  if (r.type == "yarn") {
+    r.factor = get_double(rope, "factor", w,
+                          double(max_positions) / double(r.original_max_position_embeddings));
+    r.attention_factor = get_double(rope, "attention_factor", w, 0.0);
+    r.beta_fast = get_double(rope, "beta_fast", w, 32.0);
+    r.beta_slow = get_double(rope, "beta_slow", w, 1.0);
+    r.mscale = get_double(rope, "mscale", w, 0.0);
+    r.mscale_all_dim = get_double(rope, "mscale_all_dim", w, 0.0);
+    r.truncate = get_bool(rope, "truncate", w, true);
+  } else {
+    if (!has(rope, "factor")) fail(where, key + ".factor", "missing (required for " + r.type + ")");
+    r.factor = get_double(rope, "factor", w, 1.0);
+  }
+  if (r.type == "llama3") {
+    for (const char* k : {"low_freq_factor", "high_freq_factor"})
+      if (!has(rope, k)) fail(where, key + "." + k, "missing (required for llama3)");
+    r.low_freq_factor = get_double(rope, "low_freq_factor", w, 1.0);
+    r.high_freq_factor = get_double(rope, "high_freq_factor", w, 4.0);
+    if (!(r.high_freq_factor > r.low_freq_factor))
+      fail(where, key + ".high_freq_factor", "must be greater than low_freq_factor");
+  }
+  if (!(r.factor > 0)) fail(where, key + ".factor", "must be positive");
+  if (r.original_max_position_embeddings <= 0)
+    fail(where, key + ".original_max_position_embeddings", "must be positive");
+  return r;
 }
 
 }  // namespace
 
-const char* arch_model_type(Arch arch) { return arch == Arch::kLlama ? "llama" : "qwen3"; }
+const char* arch_model_type(Arch arch) {
+  switch (arch) {
+    case Arch::kLlama: return "llama";
+    case Arch::kQwen3: return "qwen3";
+    case Arch::kQwen2: return "qwen2";
+  }
+  return "?";
+}
 
 int64_t TransformerConfig::num_parameters() const {
   int64_t n = vocab_size * hidden_size;  // embeddings
@@ -100,15 +145,17 @@ TransformerConfig parse_hf_config(const ojson& j, const std::string& where) {
   if (!j.is_object()) fail(where, "", "config.json must be a JSON object");
   TransformerConfig c;
   if (!has(j, "model_type") || !j["model_type"].is_string())
-    fail(where, "model_type", "missing (expected \"llama\" or \"qwen3\")");
+    fail(where, "model_type", "missing (expected \"llama\", \"qwen2\" or \"qwen3\")");
   std::string type = j["model_type"].get<std::string>();
   if (type == "llama") {
     c.arch = Arch::kLlama;
   } else if (type == "qwen3") {
     c.arch = Arch::kQwen3;
+  } else if (type == "qwen2") {
+    c.arch = Arch::kQwen2;
   } else {
     fail(where, "model_type",
-         "model type '" + type + "' is not supported (supported: llama, qwen3)");
+         "model type '" + type + "' is not supported (supported: llama, qwen2, qwen3)");
   }
   c.vocab_size = get_int(j, "vocab_size", where, 0, true);
   c.hidden_size = get_int(j, "hidden_size", where, 0, true);
@@ -121,21 +168,29 @@ TransformerConfig parse_hf_config(const ojson& j, const std::string& where) {
   c.max_position_embeddings = get_int(j, "max_position_embeddings", where, 2048, false);
   c.rms_norm_eps = get_double(j, "rms_norm_eps", where, 1e-6);
   c.rope_theta = get_double(j, "rope_theta", where, 10000.0);
-  if (has(j, "rope_scaling")) check_rope(j["rope_scaling"], where, "rope_scaling");
+  if (has(j, "rope_scaling"))
+    c.rope_scaling = parse_rope(j["rope_scaling"], j, c.max_position_embeddings, where, "rope_scaling");
   if (has(j, "rope_parameters")) {  // transformers >= 5 spelling
-    check_rope(j["rope_parameters"], where, "rope_parameters");
+    RopeScaling r =
+        parse_rope(j["rope_parameters"], j, c.max_position_embeddings, where, "rope_parameters");
+    if (r.type != "default" || c.rope_scaling.type == "default") c.rope_scaling = std::move(r);
     c.rope_theta = get_double(j["rope_parameters"], "rope_theta", where + ": rope_parameters",
                               c.rope_theta);
   }
   c.tie_word_embeddings = get_bool(j, "tie_word_embeddings", where, false);
-  c.attention_bias = get_bool(j, "attention_bias", where, false);
-  c.mlp_bias = get_bool(j, "mlp_bias", where, false);
+  // Qwen2's biases are fixed by the architecture (q/k/v yes, o and MLP no), whatever the keys say.
+  c.attention_bias = c.arch != Arch::kQwen2 && get_bool(j, "attention_bias", where, false);
+  c.mlp_bias = c.arch != Arch::kQwen2 && get_bool(j, "mlp_bias", where, false);
   if (c.arch == Arch::kQwen3 && c.mlp_bias) fail(where, "mlp_bias", "qwen3 has no MLP bias");
   if (has(j, "hidden_act") &&
       !(j["hidden_act"].is_string() && j["hidden_act"].get<std::string>() == "silu"))
     fail(where, "hidden_act", "only \"silu\" (SwiGLU) is supported, got " + j["hidden_act"].dump());
   if (get_bool(j, "use_sliding_window", where, false))
     fail(where, "use_sliding_window", "sliding-window attention is not supported");
+  if (has(j, "layer_types") && j["layer_types"].is_array())
+    for (const auto& t : j["layer_types"])
+      if (!(t.is_string() && t.get<std::string>() == "full_attention"))
+        fail(where, "layer_types", "only full_attention layers are supported, got " + t.dump());
   c.bos_token_id = get_int(j, "bos_token_id", where, -1, false);
   c.pad_token_id = get_int(j, "pad_token_id", where, -1, false);
   if (has(j, "eos_token_id")) {
@@ -168,7 +223,9 @@ TransformerConfig read_hf_config(const std::string& path) {
 
 ojson to_hf_config(const TransformerConfig& c) {
   ojson j = c.source.is_object() ? c.source : ojson::object();
-  j["architectures"] = {c.arch == Arch::kLlama ? "LlamaForCausalLM" : "Qwen3ForCausalLM"};
+  j["architectures"] = {c.arch == Arch::kLlama   ? "LlamaForCausalLM"
+                        : c.arch == Arch::kQwen2 ? "Qwen2ForCausalLM"
+                                                 : "Qwen3ForCausalLM"};
   j["model_type"] = arch_model_type(c.arch);
   j["vocab_size"] = c.vocab_size;
   j["hidden_size"] = c.hidden_size;
@@ -181,10 +238,23 @@ ojson to_hf_config(const TransformerConfig& c) {
   j["rms_norm_eps"] = c.rms_norm_eps;
   j["rope_theta"] = c.rope_theta;
   j["rope_scaling"] = nullptr;
-  if (j.contains("rope_parameters"))
-    j["rope_parameters"] = {{"rope_theta", c.rope_theta}, {"rope_type", "default"}};
+  if (c.rope_scaling.type == "default") {
+    if (j.contains("rope_parameters"))
+      j["rope_parameters"] = {{"rope_theta", c.rope_theta}, {"rope_type", "default"}};
+  } else {
+    ojson rope = c.rope_scaling.source.is_object() ? c.rope_scaling.source : ojson::object();
+    rope.erase("type");
+    rope["rope_type"] = c.rope_scaling.type;
+    if (j.contains("rope_parameters")) {
+      rope["rope_theta"] = c.rope_theta;
+      j["rope_parameters"] = rope;
+    } else {
+      rope.erase("rope_theta");
+      j["rope_scaling"] = rope;
+    }
+  }
   j["hidden_act"] = "silu";
-  j["attention_bias"] = c.attention_bias;
+  if (c.arch != Arch::kQwen2) j["attention_bias"] = c.attention_bias;
   if (c.arch == Arch::kLlama) j["mlp_bias"] = c.mlp_bias;
   j["tie_word_embeddings"] = c.tie_word_embeddings;
   j["bos_token_id"] = c.bos_token_id >= 0 ? ojson(c.bos_token_id) : ojson(nullptr);
@@ -198,7 +268,7 @@ ojson to_hf_config(const TransformerConfig& c) {
   if (c.pad_token_id >= 0) j["pad_token_id"] = c.pad_token_id;
   j["torch_dtype"] = c.dtype;
   if (j.contains("dtype")) j["dtype"] = c.dtype;
-  if (c.arch == Arch::kQwen3 && !j.contains("use_sliding_window")) j["use_sliding_window"] = false;
+  if (c.arch != Arch::kLlama && !j.contains("use_sliding_window")) j["use_sliding_window"] = false;
   return j;
 }
 
@@ -243,7 +313,8 @@ std::vector<std::string> hf_weight_names(const TransformerConfig& c) {
     std::string p = "model.layers." + std::to_string(i) + ".";
     for (const char* proj : {"q_proj", "k_proj", "v_proj", "o_proj"}) {
       names.push_back(p + "self_attn." + proj + ".weight");
-      if (c.attention_bias) names.push_back(p + "self_attn." + proj + ".bias");
+      const bool o = proj[0] == 'o';
+      if (o ? c.attention_bias : c.qkv_bias()) names.push_back(p + "self_attn." + proj + ".bias");
     }
     if (c.qk_norm()) {
       names.push_back(p + "self_attn.q_norm.weight");

@@ -1,6 +1,8 @@
 #include "model/transformer.h"
 
+#include <cmath>
 #include <limits>
+#include <tuple>
 
 #include "core/error.h"
 
@@ -48,9 +50,9 @@ torch::nn::Linear linear(int64_t in, int64_t out, bool bias) {
 
 AttentionImpl::AttentionImpl(const TransformerConfig& c)
     : num_heads(c.num_heads), num_kv_heads(c.num_kv_heads), head_dim(c.head_dim) {
-  q_proj = register_module("q_proj", linear(c.hidden_size, c.num_heads * c.head_dim, c.attention_bias));
-  k_proj = register_module("k_proj", linear(c.hidden_size, c.num_kv_heads * c.head_dim, c.attention_bias));
-  v_proj = register_module("v_proj", linear(c.hidden_size, c.num_kv_heads * c.head_dim, c.attention_bias));
+  q_proj = register_module("q_proj", linear(c.hidden_size, c.num_heads * c.head_dim, c.qkv_bias()));
+  k_proj = register_module("k_proj", linear(c.hidden_size, c.num_kv_heads * c.head_dim, c.qkv_bias()));
+  v_proj = register_module("v_proj", linear(c.hidden_size, c.num_kv_heads * c.head_dim, c.qkv_bias()));
   o_proj = register_module("o_proj", linear(c.num_heads * c.head_dim, c.hidden_size, c.attention_bias));
   if (c.qk_norm()) {
     q_norm = register_module("q_norm", RMSNorm(c.head_dim, c.rms_norm_eps));
@@ -164,6 +166,63 @@ struct CheckpointedLayer : torch::autograd::Function<CheckpointedLayer> {
 
 }  // namespace
 
+// ---- RoPE frequencies, operation for operation as transformers' modeling_rope_utils (fp32
+// tensors; Python's `scalar / tensor` is reciprocal() * scalar, written so here) ----
+std::pair<Tensor, double> rope_inv_freq(const TransformerConfig& c, int64_t seq_len) {
+  const RopeScaling& r = c.rope_scaling;
+  const int64_t dim = c.head_dim;
+  auto exponents = [&] { return torch::arange(0, dim, 2, torch::kInt64).to(torch::kFloat32) / double(dim); };
+  Tensor inv_freq = torch::pow(c.rope_theta, exponents()).reciprocal();
+  double attention_factor = 1.0;
+  if (r.type == "linear") {
+    inv_freq = inv_freq / r.factor;
+  } else if (r.type == "dynamic") {
+    if (seq_len > c.max_position_embeddings) {
+      // base * ((factor * seq_len / max_pos) - (factor - 1)) ** (dim / (dim - 2)), with seq_len a
+      // tensor in transformers: the new base is an fp32 scalar tensor.
+      Tensor len = torch::tensor(seq_len, torch::kInt64);
+      Tensor scale = (r.factor * len / c.max_position_embeddings) - (r.factor - 1);
+      Tensor base = c.rope_theta * torch::pow(scale, double(dim) / double(dim - 2));
+      inv_freq = torch::pow(base, exponents()).reciprocal();
+    }
+  } else if (r.type == "llama3") {
+    const double old_len = double(r.original_max_position_embeddings);
+    const double low_wavelen = old_len / r.low_freq_factor, high_wavelen = old_len / r.high_freq_factor;
+    Tensor wavelen = inv_freq.reciprocal() * (2 * M_PI);
+    Tensor scaled = torch::where(wavelen > low_wavelen, inv_freq / r.factor, inv_freq);
+    Tensor smooth = (wavelen.reciprocal() * old_len - r.low_freq_factor) / (r.high_freq_factor - r.low_freq_factor);
+    Tensor smoothed = (1 - smooth) * scaled / r.factor + smooth * scaled;
+    Tensor medium = (wavelen < high_wavelen).logical_not() * (wavelen > low_wavelen).logical_not();
+    inv_freq = torch::where(medium, smoothed, scaled);
+  } else if (r.type == "yarn") {
+    auto mscale = [](double scale, double m) { return scale <= 1 ? 1.0 : 0.1 * m * std::log(scale) + 1.0; };
+    attention_factor = r.attention_factor;
+    if (attention_factor == 0)
+      attention_factor = r.mscale != 0 && r.mscale_all_dim != 0
+                             ? mscale(r.factor, r.mscale) / mscale(r.factor, r.mscale_all_dim)
+                             : mscale(r.factor, 1.0);
+    const double base = c.rope_theta, orig = double(r.original_max_position_embeddings);
+    auto correction_dim = [&](double rotations) {
+      return (double(dim) * std::log(orig / (rotations * 2 * M_PI))) / (2 * std::log(base));
+    };
+    double low = correction_dim(r.beta_fast), high = correction_dim(r.beta_slow);
+    if (r.truncate) {
+      low = std::floor(low);
+      high = std::ceil(high);
+    }
+    low = std::max(low, 0.0);
+    high = std::min(high, double(dim - 1));
+    if (low == high) high += 0.001;  // as transformers: no singular ramp
+    Tensor pos_freqs = torch::pow(base, exponents());
+    Tensor extrapolation = pos_freqs.reciprocal();
+    Tensor interpolation = (r.factor * pos_freqs).reciprocal();
+    Tensor ramp = torch::clamp((torch::arange(dim / 2, torch::kFloat32) - low) / (high - low), 0, 1);
+    Tensor extrapolation_factor = 1 - ramp;
+    inv_freq = interpolation * (1 - extrapolation_factor) + extrapolation * extrapolation_factor;
+  }
+  return {inv_freq, attention_factor};
+}
+
 // ---- the model ----
 Transformer::Transformer(const TransformerConfig& config, double init_std) : config_(config) {
   config_.validate("model config");
@@ -177,8 +236,8 @@ Transformer::Transformer(const TransformerConfig& config, double init_std) : con
     else if (n.size() > 5 && n.compare(n.size() - 5, 5, ".bias") == 0) p.value().zero_();
     else p.value().normal_(0.0, init_std);
   }
-  const int64_t hd = config_.head_dim;
-  inv_freq_ = 1.0 / torch::pow(config_.rope_theta, torch::arange(0, hd, 2, torch::kFloat32) / hd);
+  std::tie(inv_freq_, rope_attention_scaling_) = rope_inv_freq(config_);
+  rope_cached_len_ = config_.max_position_embeddings;
 }
 
 torch::Dtype Transformer::dtype() { return model->embed_tokens->weight.scalar_type(); }
@@ -189,11 +248,31 @@ Tensor Transformer::head_weight() {
 }
 
 std::pair<Tensor, Tensor> Transformer::rope(const Tensor& positions, torch::Dtype dtype) {
+  if (config_.rope_scaling.type == "dynamic") {
+    // transformers' dynamic_frequency_update: grow past the longest sequence seen, reset when a
+    // call stays within the original length after a longer one. Needs the positions on the host
+    // (a CUDA graph capture of this step fails and generation runs it eagerly).
+    const int64_t seq_len = positions.max().item<int64_t>() + 1;
+    const int64_t original = config_.max_position_embeddings;
+    if (seq_len > rope_cached_len_) {
+      inv_freq_ = rope_inv_freq(config_, seq_len).first;
+      rope_cached_len_ = seq_len;
+    }
+    if (seq_len < original && rope_cached_len_ > original) {
+      inv_freq_ = rope_inv_freq(config_, original).first;
+      rope_cached_len_ = original;
+    }
+  }
   if (inv_freq_.device() != positions.device()) inv_freq_ = inv_freq_.to(positions.device());
-  // As transformers: fp32 angles, cos/sin cast to the activation dtype.
+  // As transformers: fp32 angles, cos/sin (times the yarn scale) cast to the activation dtype.
   Tensor freqs = positions.unsqueeze(-1).to(torch::kFloat32) * inv_freq_;
   Tensor emb = torch::cat({freqs, freqs}, -1);
-  return {emb.cos().to(dtype).unsqueeze(1), emb.sin().to(dtype).unsqueeze(1)};
+  Tensor cos = emb.cos(), sin = emb.sin();
+  if (rope_attention_scaling_ != 1.0) {
+    cos = cos * rope_attention_scaling_;
+    sin = sin * rope_attention_scaling_;
+  }
+  return {cos.to(dtype).unsqueeze(1), sin.to(dtype).unsqueeze(1)};
 }
 
 KVCache Transformer::make_cache(int64_t batch, int64_t capacity) {

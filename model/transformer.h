@@ -141,7 +141,17 @@ class Transformer : public torch::nn::Module {
   TransformerConfig config_;
   bool checkpointing_ = false;
   torch::Tensor inv_freq_;  // [head_dim/2] fp32, on the device of the last call
+  double rope_attention_scaling_ = 1.0;  // yarn: cos/sin are scaled by it
+  // Dynamic NTK scaling (rope_scaling.type "dynamic"): as transformers, the frequencies are
+  // recomputed when a forward reaches a position beyond the longest seen so far (and reset below
+  // max_position_embeddings), so this state follows the calls, as transformers' rotary module's.
+  int64_t rope_cached_len_ = 0;
 };
+
+// RoPE inverse frequencies [head_dim/2] (fp32, CPU) and the cos/sin scale for `config`'s
+// rope_scaling, computed as transformers' modeling_rope_utils does (same fp32 operations).
+// `seq_len` matters for "dynamic" only (the longest sequence seen; <= max positions: unscaled).
+std::pair<torch::Tensor, double> rope_inv_freq(const TransformerConfig& config, int64_t seq_len = 0);
 
 // Maps "float32" / "bfloat16" / "float16" to a torch dtype (principia::Error otherwise).
 torch::Dtype parse_dtype(const std::string& name);

@@ -1,6 +1,7 @@
 // safetensors reader/writer, config.json parsing, HF directories and export. No tensors needed.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -195,9 +196,15 @@ TEST(ModelConfig, UnsupportedConfigsNameFileAndKey) {
   EXPECT_NE(config_error(j).find("/some/dir/config.json"), std::string::npos);
   EXPECT_NE(config_error(j).find("'mistral' is not supported"), std::string::npos);
   j = qwen3_json();
-  j["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}};
+  j["rope_scaling"] = {{"rope_type", "longrope"}, {"factor", 8.0}};
   EXPECT_NE(config_error(j).find("rope_scaling"), std::string::npos);
-  EXPECT_NE(config_error(j).find("llama3"), std::string::npos);
+  EXPECT_NE(config_error(j).find("'longrope' is not supported"), std::string::npos);
+  j = qwen3_json();
+  j["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}};  // no low/high_freq_factor
+  EXPECT_NE(config_error(j).find("rope_scaling.low_freq_factor: missing"), std::string::npos);
+  j = qwen3_json();
+  j["layer_types"] = {"full_attention", "sliding_attention"};
+  EXPECT_NE(config_error(j).find("layer_types"), std::string::npos);
   j = qwen3_json();
   j["num_key_value_heads"] = 3;
   EXPECT_NE(config_error(j).find("num_key_value_heads"), std::string::npos);
@@ -210,6 +217,55 @@ TEST(ModelConfig, UnsupportedConfigsNameFileAndKey) {
   j = qwen3_json();
   j["vocab_size"] = "many";
   EXPECT_NE(config_error(j).find("vocab_size: expected an integer"), std::string::npos);
+}
+
+TEST(ModelConfig, Qwen2HasQkvBiasesAndNoQkNorm) {
+  auto j = qwen3_json();
+  j["model_type"] = "qwen2";
+  j["attention_bias"] = true;  // ignored: Qwen2's biases are fixed by the architecture
+  TransformerConfig c = parse_hf_config(j, "cfg.json");
+  EXPECT_EQ(c.arch, Arch::kQwen2);
+  EXPECT_TRUE(c.qkv_bias());
+  EXPECT_FALSE(c.attention_bias);
+  EXPECT_FALSE(c.qk_norm());
+  const auto names = hf_weight_names(c);
+  auto has = [&](const std::string& n) { return std::find(names.begin(), names.end(), n) != names.end(); };
+  EXPECT_TRUE(has("model.layers.1.self_attn.q_proj.bias"));
+  EXPECT_TRUE(has("model.layers.1.self_attn.v_proj.bias"));
+  EXPECT_FALSE(has("model.layers.1.self_attn.o_proj.bias"));
+  EXPECT_FALSE(has("model.layers.1.self_attn.q_norm.weight"));
+  EXPECT_EQ(hf_weight_shape(c, "model.layers.0.self_attn.k_proj.bias"), (std::vector<int64_t>{32}));
+  auto out = to_hf_config(c);
+  EXPECT_EQ(out["architectures"][0], "Qwen2ForCausalLM");
+  EXPECT_EQ(out["model_type"], "qwen2");
+}
+
+TEST(ModelConfig, RopeScalingParsesAndRoundTrips) {
+  auto j = qwen3_json();
+  j["rope_parameters"] = {{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0},
+                          {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 64},
+                          {"rope_theta", 5000.0}};
+  TransformerConfig c = parse_hf_config(j, "cfg.json");
+  EXPECT_EQ(c.rope_scaling.type, "llama3");
+  EXPECT_EQ(c.rope_scaling.factor, 8.0);
+  EXPECT_EQ(c.rope_scaling.original_max_position_embeddings, 64);
+  EXPECT_EQ(c.rope_theta, 5000.0);
+  auto out = to_hf_config(c);
+  EXPECT_EQ(out["rope_parameters"], j["rope_parameters"]);
+  EXPECT_EQ(parse_hf_config(out, "again").rope_scaling.type, "llama3");
+  // transformers < 5 spelling: "rope_scaling" with "type"; yarn's factor defaults to the ratio.
+  j = qwen3_json();
+  j.erase("rope_parameters");
+  j["max_position_embeddings"] = 4096;
+  j["rope_scaling"] = {{"type", "yarn"}, {"original_max_position_embeddings", 1024}};
+  c = parse_hf_config(j, "cfg.json");
+  EXPECT_EQ(c.rope_scaling.type, "yarn");
+  EXPECT_EQ(c.rope_scaling.factor, 4.0);
+  out = to_hf_config(c);
+  EXPECT_EQ(out["rope_scaling"]["rope_type"], "yarn");
+  EXPECT_FALSE(out["rope_scaling"].contains("type"));
+  j["rope_scaling"] = {{"type", "linear"}};
+  EXPECT_NE(config_error(j).find("rope_scaling.factor: missing"), std::string::npos);
 }
 
 TEST(ModelConfig, FromYamlModelSection) {
