@@ -165,11 +165,15 @@ const CommandSpec kImportSpec{
     "principia data import --from prometheus|rmbench|rmb IN OUT.jsonl",
     "Converts a published judge dataset into dataset records (then `data validate` / `pack`):\n"
     "  prometheus  Prometheus absolute-grading rows (e.g. mt_bench_eval.json): grouped by idx,\n"
-    "              rubric -> principle, the GPT-4 scores -> consensus gold (Kemeny + mean)\n"
+    "              rubric -> principle, the GPT-4 scores -> consensus gold (Kemeny + mean);\n"
+    "              or pairwise rows {chosen_instruction, rejected_instruction}: one\n"
+    "              two-candidate item each, chosen 5 > rejected 1\n"
     "  rmbench     RM-Bench items: 3 chosen + 3 rejected -> one 6-candidate item under a\n"
     "              correctness principle, chosen 5 > rejected 1\n"
     "  rmb         RMB best-of-N ({bon_uid, conversation_input, bon_best, loser_list}; JSON\n"
-    "              array or JSONL): best 5 > losers 1",
+    "              array or JSONL): best 5 > losers 1; or RMB pairwise ({pair_uid,\n"
+    "              conversation_input, chosen, reject}): chosen 5 > reject 1\n"
+    "  (the shape is told by the first item's keys)",
     {{"--from", "FORMAT", "prometheus, rmbench or rmb (required)"}},
     2,
     2};

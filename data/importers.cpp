@@ -49,6 +49,16 @@ std::string section(const std::string& text, const std::string& start, const std
   return trim(std::string_view(text).substr(a, b - a));
 }
 
+// The text after `start` up to the next "###" section header.
+std::string section_to_next(const std::string& text, const std::string& start, const std::string& where) {
+  size_t a = text.find(start);
+  if (a == std::string::npos) throw Error(where + ": instruction has no \"" + start + "\" section");
+  a += start.size();
+  size_t b = text.find("\n###", a);
+  if (b == std::string::npos) throw Error(where + ": instruction has no section after \"" + start + "\"");
+  return trim(std::string_view(text).substr(a, b - a));
+}
+
 std::string unique_name(std::string name, std::map<std::string, int>& seen) {
   if (name.empty()) name = "response";
   int n = ++seen[name];
@@ -97,6 +107,23 @@ MergedDialogue merge_dialogues(const std::vector<std::string>& prompts) {
              prompts[0].substr(prompts[0].size() - suf);
   for (const auto& p : prompts) m.earlier.push_back(trim(std::string_view(p).substr(pre, p.size() - suf - pre)));
   return m;
+}
+
+// RMB's conversation_input: a string, or {"role", "content"} turns (a single user turn is the
+// prompt as is; several are rendered "User: ...\n\nAssistant: ...").
+std::string rmb_prompt(const ordered_json& it, const std::string& where) {
+  const ordered_json& conv = field(it, "conversation_input", where);
+  if (conv.is_string()) return conv.get<std::string>();
+  if (!conv.is_array() || conv.empty())
+    throw Error(where + ": \"conversation_input\" must be a string or a non-empty list of turns");
+  std::vector<std::string> turns;
+  for (size_t t = 0; t < conv.size(); ++t) {
+    std::string tw = where + ": conversation_input[" + std::to_string(t) + "]";
+    std::string role = string_field(conv[t], "role", tw), content = string_field(conv[t], "content", tw);
+    turns.push_back((role == "user" ? "User: " : role == "assistant" ? "Assistant: " : role + ": ") + content);
+  }
+  return conv.size() == 1 && conv[0]["role"] == "user" ? conv[0]["content"].get<std::string>()
+                                                      : join(turns, "\n\n");
 }
 
 void require_array(const ordered_json& j, const std::string& origin) {
@@ -205,6 +232,41 @@ std::vector<Record> import_prometheus(const ordered_json& rows, const std::strin
   return out;
 }
 
+std::vector<Record> import_prometheus_pairwise(const ordered_json& rows, const std::string& origin) {
+  require_array(rows, origin);
+  std::vector<Record> out;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    std::string where = item_where(origin, "row " + std::to_string(i));
+    const ordered_json& row = rows[i];
+    Record r;
+    r.id = "prometheus-pair-" + std::to_string(i);
+    if (row.is_object() && row.contains("id") && !row["id"].is_null())
+      r.id = "prometheus-pair-" + (row["id"].is_string() ? row["id"].get<std::string>() : row["id"].dump());
+    std::string principle[2], prompt[2];
+    const char* keys[2] = {"chosen_instruction", "rejected_instruction"};
+    for (int k = 0; k < 2; ++k) {
+      const std::string kw = where + ": " + keys[k];
+      const std::string ins = string_field(row, keys[k], where);
+      principle[k] = section(ins, "###Score Rubrics:", "###Feedback:", kw);
+      prompt[k] = section(ins, "###The instruction to evaluate:", "###Response to evaluate:", kw);
+      r.responses.emplace_back(k == 0 ? "chosen" : "rejected", section_to_next(ins, "###Response to evaluate:", kw));
+      r.scores.push_back(k == 0 ? 5.0 : 1.0);
+    }
+    if (principle[0] != principle[1] || prompt[0] != prompt[1])
+      throw Error(where + ": chosen_instruction and rejected_instruction differ in their " +
+                  (principle[0] != principle[1] ? "rubric" : "instruction to evaluate"));
+    r.principle = principle[0];
+    r.prompt = prompt[0];
+    r.ranking = ranking_from_scores(r.responses, r.scores);
+    r.domain = "prometheus-pairwise";
+    if (row.contains("category") && row["category"].is_string()) r.category = row["category"].get<std::string>();
+    r.meta["source"] = "prometheus-eval pairwise";
+    r.meta["row"] = i;
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
 std::vector<Record> import_rmbench(const ordered_json& items, const std::string& origin) {
   require_array(items, origin);
   static const char* kStyles[] = {"concise", "detailed_plain", "detailed_markdown"};
@@ -251,21 +313,7 @@ std::vector<Record> import_rmb_bon(const ordered_json& items, const std::string&
     Record r;
     r.id = "rmb-" + (uid.is_string() ? uid.get<std::string>() : uid.dump());
     where = item_where(origin, "item " + std::to_string(i) + " (" + r.id + ")");
-    const ordered_json& conv = field(it, "conversation_input", where);
-    if (conv.is_string()) {
-      r.prompt = conv.get<std::string>();
-    } else if (conv.is_array() && !conv.empty()) {
-      std::vector<std::string> turns;
-      for (size_t t = 0; t < conv.size(); ++t) {
-        std::string tw = where + ": conversation_input[" + std::to_string(t) + "]";
-        std::string role = string_field(conv[t], "role", tw), content = string_field(conv[t], "content", tw);
-        turns.push_back((role == "user" ? "User: " : role == "assistant" ? "Assistant: " : role + ": ") + content);
-      }
-      r.prompt = conv.size() == 1 && conv[0]["role"] == "user" ? conv[0]["content"].get<std::string>()
-                                                              : join(turns, "\n\n");
-    } else {
-      throw Error(where + ": \"conversation_input\" must be a string or a non-empty list of turns");
-    }
+    r.prompt = rmb_prompt(it, where);
     std::string category;
     if (it.contains("category_path") && it["category_path"].is_string())
       category = it["category_path"].get<std::string>();
@@ -294,6 +342,39 @@ std::vector<Record> import_rmb_bon(const ordered_json& items, const std::string&
   return out;
 }
 
+std::vector<Record> import_rmb_pairwise(const ordered_json& items, const std::string& origin) {
+  require_array(items, origin);
+  std::vector<Record> out;
+  for (size_t i = 0; i < items.size(); ++i) {
+    std::string where = item_where(origin, "item " + std::to_string(i));
+    const ordered_json& it = items[i];
+    const ordered_json& uid = field(it, "pair_uid", where);
+    Record r;
+    r.id = "rmb-pair-" + (uid.is_string() ? uid.get<std::string>() : uid.dump());
+    where = item_where(origin, "item " + std::to_string(i) + " (" + r.id + ")");
+    r.prompt = rmb_prompt(it, where);
+    std::string category;
+    if (it.contains("category_path") && it["category_path"].is_string())
+      category = it["category_path"].get<std::string>();
+    bool harmless = starts_with(category, "Harmlessness") || starts_with(category, "harmlessness");
+    r.principle = harmless ? kRmbHarmlessPrinciple : kRmbHelpfulPrinciple;
+    std::map<std::string, int> seen;
+    for (const char* key : {"chosen", "reject"}) {
+      const ordered_json& cand = field(it, key, where);
+      const std::string cw = where + ": " + key;
+      r.responses.emplace_back(unique_name(string_field(cand, "llm_name", cw), seen), string_field(cand, "answer", cw));
+      r.scores.push_back(std::string(key) == "chosen" ? 5.0 : 1.0);
+    }
+    r.ranking = ranking_from_scores(r.responses, r.scores);
+    r.domain = "rmb-pairwise";
+    r.category = category;
+    r.meta["source"] = "RMB pairwise";
+    r.meta["pair_uid"] = uid;
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
 int64_t import_file(ImportFormat format, const std::string& in, const std::string& out) {
   ordered_json items;
   std::string text = read_file(in);
@@ -308,9 +389,25 @@ int64_t import_file(ImportFormat format, const std::string& in, const std::strin
   } else {
     items = read_json_file(in);
   }
-  std::vector<Record> records = format == ImportFormat::kPrometheus ? import_prometheus(items, in)
-                                : format == ImportFormat::kRmBench  ? import_rmbench(items, in)
-                                                                    : import_rmb_bon(items, in);
+  // The pairwise shapes share a format name with their best-of-N / absolute siblings: the first
+  // item's keys tell them apart.
+  const ordered_json* first_item = items.is_array() && !items.empty() ? &items[0] : nullptr;
+  auto first_has = [&](const char* key) {
+    return first_item && first_item->is_object() && first_item->contains(key);
+  };
+  std::vector<Record> records;
+  switch (format) {
+    case ImportFormat::kPrometheus:
+      records = first_has("chosen_instruction") ? import_prometheus_pairwise(items, in)
+                                                : import_prometheus(items, in);
+      break;
+    case ImportFormat::kRmBench:
+      records = import_rmbench(items, in);
+      break;
+    case ImportFormat::kRmb:
+      records = first_has("pair_uid") ? import_rmb_pairwise(items, in) : import_rmb_bon(items, in);
+      break;
+  }
   std::string body;
   for (const auto& r : records) {
     if (auto p = check_record(r)) throw Error(in + ": " + r.id + ": " + p->reason);

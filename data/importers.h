@@ -19,6 +19,14 @@
 //   each loser 1. A repeated llm_name gets a "#2" suffix; more than 15 losers keep the first 15
 //   (meta.losers_dropped counts the rest). The principle depends on the category path's top
 //   level (Harmlessness -> a safety principle, else helpfulness).
+// Pairwise shapes, each row one two-candidate item (gold: chosen 5, rejected 1), picked by the
+// first item's keys under the same format names:
+// * prometheus pairwise ({"chosen_instruction", "rejected_instruction", ...}: the absolute-grading
+//   instruction rendered with the chosen and with the rejected response): principle, prompt and
+//   the two responses are read from the sections as above (a response ends at the next "###"
+//   header); both instructions must share rubric and prompt. Names: chosen, rejected.
+// * rmb pairwise ({"pair_uid", "conversation_input", "chosen": {"llm_name", "answer"},
+//   "reject": {...}, "category_path"?}): prompt and principle as for best-of-N.
 // Malformed input is a principia::Error naming the file, the item and the key.
 #pragma once
 
@@ -41,6 +49,8 @@ extern const char* const kRmbHarmlessPrinciple;
 std::vector<Record> import_prometheus(const ordered_json& rows, const std::string& origin);
 std::vector<Record> import_rmbench(const ordered_json& items, const std::string& origin);
 std::vector<Record> import_rmb_bon(const ordered_json& items, const std::string& origin);
+std::vector<Record> import_prometheus_pairwise(const ordered_json& rows, const std::string& origin);
+std::vector<Record> import_rmb_pairwise(const ordered_json& items, const std::string& origin);
 
 // Reads IN (a JSON array; rmb also accepts JSONL), converts, checks every record with
 // check_record, writes OUT atomically. Returns the number of records written.
