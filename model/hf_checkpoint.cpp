@@ -151,7 +151,7 @@ void add_serving_files(const std::string& out_dir, const ServingTemplates& templ
           {"eos_token", token(tok->eos_id())},
           {"unk_token", spm && spm->unk_id >= 0 ? ordered_json(spm->unk_piece) : ordered_json(nullptr)},
           {"pad_token", token(tok->pad_id())},
-          {"add_bos_token", spm && spm->bos_id >= 0},
+          {"add_bos_token", false},  // the chat template writes BOS (tokenizer.json adds none)
           {"add_eos_token", false},
           {"clean_up_tokenization_spaces", false},
           {"model_max_length", config.max_position_embeddings},

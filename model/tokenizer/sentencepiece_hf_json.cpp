@@ -265,22 +265,10 @@ SentencePieceHfJson sentencepiece_to_hf_json(const std::string& model_path) {
     decs.push_back({{"type", "Fuse"}});
   }
 
-  ojson post = nullptr;
-  if (out.bos_id >= 0) {
-    auto special = [&](int type_id) {
-      return ojson{{"SpecialToken", {{"id", out.bos_piece}, {"type_id", type_id}}}};
-    };
-    auto seq = [](const char* id, int type_id) {
-      return ojson{{"Sequence", {{"id", id}, {"type_id", type_id}}}};
-    };
-    post = {{"type", "TemplateProcessing"},
-            {"single", {special(0), seq("A", 0)}},
-            {"pair", {special(0), seq("A", 0), special(1), seq("B", 1)}},
-            {"special_tokens",
-             {{out.bos_piece,
-               {{"id", out.bos_piece}, {"ids", ojson::array({out.bos_id})}, {"tokens", ojson::array({out.bos_piece})}}}}}};
-  }
-
+  // No post-processor: tokenizer(text) adds no BOS. The chat template writes it (plain), so a
+  // rendered prompt tokenizes to principia's ids whether the caller then adds special tokens
+  // (transformers' tokenizer(rendered), as the RewardAnything package does) or not
+  // (apply_chat_template(tokenize=True), vLLM's chat): "<s>" in the text is the special token.
   ojson model;
   if (m.model_type == 2) {
     ojson vocab = ojson::object();
@@ -330,7 +318,7 @@ SentencePieceHfJson sentencepiece_to_hf_json(const std::string& model_path) {
                         {"pre_tokenizer", pres.empty() ? ojson(nullptr)
                                                        : ojson{{"type", "Sequence"},
                                                                {"pretokenizers", std::move(pres)}}},
-                        {"post_processor", std::move(post)},
+                        {"post_processor", nullptr},
                         {"decoder", {{"type", "Sequence"}, {"decoders", std::move(decs)}}},
                         {"model", std::move(model)}};
   return out;

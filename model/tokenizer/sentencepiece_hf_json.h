@@ -11,7 +11,7 @@
 //                  always emitted whole)
 //   model          Unigram (pieces + scores) or BPE (merges ranked by the merged piece's score)
 //   decoder        ▁ -> space, byte fallback, fuse, strip one leading space
-//   post_processor BOS prepended (add_special_tokens), as Llama's tokenizers do
+//   post_processor none: no BOS added to plain text (a chat template writes its own)
 // Control and unknown pieces are special added tokens, matched on the raw text.
 // No LibTorch here.
 #pragma once
