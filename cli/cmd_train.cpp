@@ -31,6 +31,8 @@ CommandSpec config_verb_spec(const std::string& verb, const std::string& descrip
   if (verb == "train") s.flags.push_back({"--resume", "auto|PATH", "resume from a checkpoint"});
   if (verb == "plan")
     s.flags.push_back({"--world-size", "N", "ranks to plan for (default: $WORLD_SIZE, else 1)"});
+  if (verb == "plan")
+    s.flags.push_back({"--gpu-memory-gib", "G", "warn when the peak per rank exceeds G GiB (default 80; 0: never)"});
   s.min_positional = 1;
   s.max_positional = SIZE_MAX;
   return s;
@@ -152,7 +154,12 @@ int cmd_plan(const Argv& argv) {
   config::Config cfg = inv.cfg;
   const int64_t vocab = resolve_shape_for_plan(cfg);
   const auto plan = trainer::make_plan(cfg, world_size_for_plan(inv.args), vocab);
-  std::fputs(trainer::format_plan(plan, cfg).c_str(), stdout);
+  double gpu_gib = 80;
+  if (inv.args.has("--gpu-memory-gib")) {
+    gpu_gib = inv.args.get_double("--gpu-memory-gib", 80);
+    if (gpu_gib < 0) throw UsageError("--gpu-memory-gib must be 0 or more");
+  }
+  std::fputs(trainer::format_plan(plan, cfg, gpu_gib).c_str(), stdout);
   return 0;
 #else
   return not_landed("plan", "trainer/ (this binary was built without LibTorch)");

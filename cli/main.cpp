@@ -42,21 +42,37 @@ void print_usage(std::FILE* out) {
   for (const auto& v : kVerbs) std::fprintf(out, "  %-11s %s\n", v.name, v.summary);
 }
 
-// A message as printed: control characters but newline and tab escaped, and cut after
-// kMaxMessageBytes. Messages quote input in bounded excerpts; this is the net for any that
-// do not (a user's terminal never receives megabytes or raw control bytes).
+// A message as printed: control characters but newline and tab escaped, each line cut after
+// kMaxLineBytes and the whole after kMaxMessageBytes. Messages quote input in bounded excerpts;
+// this is the net for any that do not (a terminal never receives megabytes or raw control
+// bytes), while a report of many bad records keeps its lines.
 std::string printable_message(std::string_view what) {
-  constexpr size_t kMaxMessageBytes = 2000;
+  constexpr size_t kMaxLineBytes = 1000, kMaxMessageBytes = 64 * 1024;
   std::string out;
-  size_t i = 0;
+  size_t line_bytes = 0, i = 0;
   for (; i < what.size() && out.size() < kMaxMessageBytes; ++i) {
     const unsigned char c = static_cast<unsigned char>(what[i]);
-    if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) {
+    if (c == '\n') {
+      out += '\n';
+      line_bytes = 0;
+      continue;
+    }
+    if (line_bytes >= kMaxLineBytes) {  // skip to the end of this line
+      const size_t eol = what.find('\n', i);
+      const size_t end = eol == std::string_view::npos ? what.size() : eol;
+      out += "... (" + std::to_string(end - i) + " more bytes)";
+      i = end - 1;
+      line_bytes = 0;
+      continue;
+    }
+    if ((c < 0x20 && c != '\t') || c == 0x7f) {
       char buf[8];
       std::snprintf(buf, sizeof buf, "\\x%02x", c);
       out += buf;
+      line_bytes += 4;
     } else {
       out += char(c);
+      ++line_bytes;
     }
   }
   if (i < what.size()) out += "... (message of " + std::to_string(what.size()) + " bytes cut)";

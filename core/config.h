@@ -187,6 +187,10 @@ struct RolloutConfig {
   // rollout KV cache (and the CUDA graph) at this many rows; the samples do not change (each
   // has its own seed).
   int64_t generation_batch = 0;
+  // Byte budget of the rollout's KV cache per rank, in GiB (0 = none): a generate() call takes
+  // only as many rows as fit, at the longest prompt of the rollout plus max_new_tokens. With
+  // generation_batch too, the smaller bound wins.
+  double kv_cache_gib = 0;
   template <class V> void visit(V& v) {
     v("group_size", group_size, at_least(1));
     v("batch_size", batch_size, at_least(1));
@@ -195,6 +199,7 @@ struct RolloutConfig {
     v("top_p", top_p, Range{0, 1, true});
     v("top_k", top_k, at_least(0));
     v("generation_batch", generation_batch, at_least(0));
+    v("kv_cache_gib", kv_cache_gib, at_least(0));
   }
 };
 
@@ -263,7 +268,7 @@ struct OptimConfig {
   int64_t warmup_steps = 0;
   double min_lr_ratio = 0.0;  // cosine/linear decay floor as a share of lr
   double grad_clip = 1.0;     // 0 = off
-  int64_t zero_stage = 0;     // 0 or 1
+  int64_t zero_stage = 0;     // 0 (replicated), 1 (optimizer state sharded), 2 (+ gradients)
   template <class V> void visit(V& v) {
     v("lr", lr, positive());
     v("betas", betas);
@@ -273,7 +278,7 @@ struct OptimConfig {
     v("warmup_steps", warmup_steps, at_least(0));
     v("min_lr_ratio", min_lr_ratio, between(0, 1));
     v("grad_clip", grad_clip, at_least(0));
-    v("zero_stage", zero_stage, between(0, 1));
+    v("zero_stage", zero_stage, between(0, 2));
   }
 };
 

@@ -344,17 +344,23 @@ using NodePtr = decltype(torch::autograd::impl::grad_accumulator(std::declval<co
 class BucketedGradReducer final : public Dist::GradReducer {
  public:
   BucketedGradReducer(Dist& dist, c10::intrusive_ptr<c10d::Backend> pg, const std::vector<torch::Tensor>& params,
-                      int64_t bucket_bytes)
+                      int64_t bucket_bytes, const std::vector<int>& owners)
       : dist_(dist), pg_(std::move(pg)) {
+    if (!owners.empty() && owners.size() != params.size())
+      throw Error("internal: grad_reducer: one owner per parameter expected");
     // Only parameters that accumulate gradients take part (frozen ones have no accumulator).
     std::vector<NodePtr> accumulators;
-    for (const auto& p : params) {
+    for (size_t j = 0; j < params.size(); ++j) {
+      const auto& p = params[j];
       if (!p.requires_grad()) continue;
       auto acc = torch::autograd::impl::grad_accumulator(p);
       if (!acc) continue;
       params_.push_back(p);
       accumulators.push_back(acc);
+      if (!owners.empty()) owner_of_.push_back(owners[j]);
     }
+    acc_.resize(owner_of_.size());
+    seen_ = torch::zeros({int64_t(params_.size())}, torch::kFloat);
     // Gradients become ready roughly in reverse registration order (the head first), so buckets
     // are cut from the back; a new bucket also starts where dtype or device changes.
     bucket_of_.assign(params_.size(), -1);
@@ -363,7 +369,7 @@ class BucketedGradReducer final : public Dist::GradReducer {
       int64_t bytes = p.numel() * int64_t(p.element_size());
       if (buckets_.empty() || buckets_.back().bytes + bytes > bucket_bytes ||
           buckets_.back().dtype != p.scalar_type() || buckets_.back().device != p.device())
-        buckets_.push_back(Bucket{{}, 0, p.scalar_type(), p.device(), 0, {}, {}});
+        buckets_.push_back(Bucket{{}, 0, p.scalar_type(), p.device(), 0, {}});
       buckets_.back().params.push_back(size_t(i));
       buckets_.back().bytes += bytes;
       bucket_of_[size_t(i)] = int64_t(buckets_.size()) - 1;
@@ -385,6 +391,34 @@ class BucketedGradReducer final : public Dist::GradReducer {
 
   ~BucketedGradReducer() override { remove_hooks(); }
 
+  bool sharded() const override { return !owner_of_.empty(); }
+
+  size_t passes(size_t local) override {
+    const size_t mine = std::max<size_t>(1, local);
+    if (!sharded()) return mine;
+    return size_t(dist_.all_reduce(double(mine), ReduceOp::kMax));
+  }
+
+  void before_backward(size_t k, size_t n) override {
+    if (!sharded()) return GradReducer::before_backward(k, n);
+    if (k == 0) {  // a new update: nothing summed yet
+      for (auto& a : acc_) a = torch::Tensor();
+      seen_.zero_();
+    }
+    // This pass's gradients start from nothing (the owned sums so far live in acc_, which the
+    // parameters' .grad alias after finish(): autograd must not add into them).
+    for (auto& p : params_) p.mutable_grad().reset();
+    arm();
+  }
+
+  void after_backward(size_t k, size_t n) override {
+    if (!sharded()) return GradReducer::after_backward(k, n);
+    finish();
+    // The update's sums now live in the parameters' .grad alone: zero_grad() frees them.
+    if (k + 1 == n)
+      for (auto& a : acc_) a = torch::Tensor();
+  }
+
   void arm() override {
     std::lock_guard lock(mu_);
     reset();
@@ -398,44 +432,46 @@ class BucketedGradReducer final : public Dist::GradReducer {
       armed_ = false;
       // Buckets with a parameter that got no gradient are launched now, still in order.
       while (next_launch_ < buckets_.size()) launch(next_launch_++);
+      drain(buckets_.size());
     }
     // Which parameters got a gradient on some rank: the others stay without one, as at world
     // size 1 (AdamW skips them) instead of receiving zeros.
-    auto had_grad = torch::zeros({int64_t(params_.size())}, torch::kFloat);
-    for (size_t i = 0; i < params_.size(); ++i)
-      if (params_[i].grad().defined()) had_grad[int64_t(i)] = 1;
-    dist_.all_reduce(had_grad, ReduceOp::kMax);
-    auto any_grad = had_grad.accessor<float, 1>();
-    for (auto& b : buckets_) {
-      collective(dist_, "gradient all_reduce", [&] { b.work->wait(); });
-      int64_t offset = 0;
-      for (size_t i : b.params) {
-        auto& p = params_[i];
-        auto slice = b.flat.narrow(0, offset, p.numel()).view_as(p);
-        offset += p.numel();
-        if (any_grad[int64_t(i)] == 0) p.mutable_grad().reset();
-        else if (p.grad().defined()) p.mutable_grad().copy_(slice);
-        else p.mutable_grad() = slice.clone();
-      }
-      b.flat = torch::Tensor();
-      b.work.reset();
+    auto any = seen_.clone();
+    dist_.all_reduce(any, ReduceOp::kMax);
+    auto any_grad = any.accessor<float, 1>();
+    for (size_t i = 0; i < params_.size(); ++i) {
+      auto& p = params_[i];
+      if (any_grad[int64_t(i)] == 0) p.mutable_grad().reset();
+      else if (sharded()) p.mutable_grad() = owner_of_[i] == dist_.rank() ? acc_[i] : torch::Tensor();
     }
+    if (!sharded()) seen_.zero_();
   }
 
  private:
+  // One collective of a bucket: all of it (all-reduce), or its parameters owned by one rank
+  // (reduce to that rank).
+  struct Part {
+    int owner;  // -1: all-reduce
+    std::vector<size_t> params;
+    torch::Tensor flat;
+    c10::intrusive_ptr<c10d::Work> work;
+  };
   struct Bucket {
     std::vector<size_t> params;
     int64_t bytes;
     c10::ScalarType dtype;
     c10::Device device;
     size_t ready;
-    torch::Tensor flat;
-    c10::intrusive_ptr<c10d::Work> work;
+    std::vector<Part> parts;
   };
+  // Sharded: buckets whose reduction may still be in flight while backward goes on; older ones
+  // are waited for and freed as new ones launch, bounding the gradient copies held.
+  static constexpr size_t kInFlight = 2;
 
   void reset() {
     next_launch_ = 0;
-    for (auto& b : buckets_) b.ready = 0, b.work.reset(), b.flat = torch::Tensor();
+    drained_ = 0;
+    for (auto& b : buckets_) b.ready = 0, b.parts.clear();
   }
 
   void remove_hooks() {
@@ -453,27 +489,80 @@ class BucketedGradReducer final : public Dist::GradReducer {
       launch(next_launch_++);
   }
 
-  void launch(size_t index) {
-    auto& b = buckets_[index];
+  torch::Tensor flat_grads(const std::vector<size_t>& idx) {
     std::vector<torch::Tensor> grads;
-    for (size_t i : b.params) {
+    for (size_t i : idx) {
       const auto& p = params_[i];
       grads.push_back(p.grad().defined() ? p.grad().detach().reshape({-1}) : torch::zeros({p.numel()}, p.options()));
     }
-    b.flat = torch::cat(grads);
-    std::vector<at::Tensor> v{b.flat};
-    collective(dist_, "gradient all_reduce", [&] { b.work = pg_->allreduce(v); });
+    return torch::cat(grads);
+  }
+
+  void launch(size_t index) {
+    auto& b = buckets_[index];
+    for (size_t i : b.params)
+      if (params_[i].grad().defined()) seen_[int64_t(i)] = 1;
+    if (!sharded()) {
+      Part part{-1, b.params, flat_grads(b.params), {}};
+      std::vector<at::Tensor> v{part.flat};
+      collective(dist_, "gradient all_reduce", [&] { part.work = pg_->allreduce(v); });
+      b.parts.push_back(std::move(part));
+      return;
+    }
+    std::map<int, std::vector<size_t>> by_owner;  // ascending owner: the same order on every rank
+    for (size_t i : b.params) by_owner[owner_of_[i]].push_back(i);
+    for (auto& [owner, idx] : by_owner) {
+      Part part{owner, idx, flat_grads(idx), {}};
+      std::vector<at::Tensor> v{part.flat};
+      c10d::ReduceOptions o;
+      o.rootRank = owner;
+      collective(dist_, "gradient reduce", [&] { part.work = pg_->reduce(v, o); });
+      b.parts.push_back(std::move(part));
+    }
+    // The flats hold this pass's gradients now: free the parameters' copies at once.
+    for (size_t i : b.params) params_[i].mutable_grad().reset();
+    if (index + 1 > kInFlight) drain(index + 1 - kInFlight);
+  }
+
+  // Waits for the buckets before `upto` and writes their results back: all-reduced gradients
+  // into the parameters; reduced ones added into this rank's owned sums. Frees their buffers.
+  void drain(size_t upto) {
+    for (; drained_ < upto; ++drained_) {
+      auto& b = buckets_[drained_];
+      for (auto& part : b.parts) {
+        const bool all = part.owner < 0;
+        collective(dist_, all ? "gradient all_reduce" : "gradient reduce", [&] { part.work->wait(); });
+        if (!all && part.owner != dist_.rank()) continue;
+        int64_t offset = 0;
+        for (size_t i : part.params) {
+          auto& p = params_[i];
+          auto slice = part.flat.narrow(0, offset, p.numel()).view_as(p);
+          offset += p.numel();
+          if (all) {
+            if (p.grad().defined()) p.mutable_grad().copy_(slice);
+            else p.mutable_grad() = slice.clone();
+          } else {
+            acc_[i] = acc_[i].defined() ? acc_[i].add_(slice) : slice.clone();
+          }
+        }
+      }
+      b.parts.clear();
+    }
   }
 
   Dist& dist_;
   c10::intrusive_ptr<c10d::Backend> pg_;
   std::vector<torch::Tensor> params_;
+  std::vector<int> owner_of_;        // sharded: the rank that keeps each parameter's gradient
+  std::vector<torch::Tensor> acc_;   // sharded: this rank's owned sums over ranks and passes
+  torch::Tensor seen_;               // which parameters had a local gradient this update
   std::vector<Bucket> buckets_;
   std::vector<int64_t> bucket_of_;
   std::vector<std::pair<NodePtr, uintptr_t>> hooks_;
   std::mutex mu_;
   bool armed_ = false;
   size_t next_launch_ = 0;
+  size_t drained_ = 0;
 };
 
 class NoGradReducer final : public Dist::GradReducer {
@@ -484,9 +573,10 @@ class NoGradReducer final : public Dist::GradReducer {
 
 }  // namespace
 
-std::unique_ptr<Dist::GradReducer> Dist::grad_reducer(const std::vector<torch::Tensor>& params, int64_t bucket_bytes) {
+std::unique_ptr<Dist::GradReducer> Dist::grad_reducer(const std::vector<torch::Tensor>& params, int64_t bucket_bytes,
+                                                      const std::vector<int>& owners) {
   if (!grouped()) return std::make_unique<NoGradReducer>();
-  return std::make_unique<BucketedGradReducer>(*this, impl_->pg, params, std::max<int64_t>(1, bucket_bytes));
+  return std::make_unique<BucketedGradReducer>(*this, impl_->pg, params, std::max<int64_t>(1, bucket_bytes), owners);
 }
 
 }  // namespace principia::trainer

@@ -11,6 +11,7 @@
 
 #include <torch/types.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -86,18 +87,44 @@ class Dist {
   // optimizer.step(lr) and, when it is sharded (ZeRO-1), the owners' broadcasts.
   void optimizer_step(AdamW& optimizer, double lr);
 
-  // Gradient all-reduce in buckets of about `bucket_bytes`, launched as soon as every gradient
-  // in a bucket has been accumulated during backward (hooks on the parameters' gradient
-  // accumulators), so communication overlaps the rest of backward. Usage per update:
-  //   arm() before the last micro-batch's backward; finish() after it (waits for the buckets,
-  //   launches any whose parameters got no gradient, writes the summed gradients back).
+  // Gradient reduction in buckets of about `bucket_bytes`, launched as soon as every gradient in
+  // a bucket has been accumulated during backward (hooks on the parameters' gradient
+  // accumulators), so communication overlaps the rest of backward.
+  //
+  // Replicated gradients (ZeRO 0/1): each bucket is all-reduced, once per update: the
+  // micro-batches accumulate locally and the last backward reduces. Sharded gradients (ZeRO-2,
+  // `owners` given, as AdamW::owners()): each bucket is reduced to the owner of each of its
+  // parameters after every backward, every gradient is then freed, and the owner adds the sum
+  // into its own accumulator; a rank keeps the gradients of the parameters it owns only, and
+  // never more than one backward's gradients of the others, in flight.
+  //
+  // Usage per update, with n = passes(local micro-batches):
+  //   for k in 0..n-1: before_backward(k, n); [backward of micro-batch k, if this rank has it];
+  //                    after_backward(k, n)
+  // after which every parameter this rank updates holds the sum over ranks and micro-batches
+  // (a parameter that got no gradient on any rank stays without one).
   class GradReducer {
    public:
     virtual ~GradReducer() = default;
+    // Backward passes this rank runs for `local` micro-batches: at least one (a rank with none
+    // contributes zeros); sharded, the most any rank has (a collective), since every pass
+    // reduces and all ranks must issue the same collectives.
+    virtual size_t passes(size_t local) { return std::max<size_t>(1, local); }
+    virtual void before_backward(size_t k, size_t n) {
+      if (k + 1 == n) arm();
+    }
+    virtual void after_backward(size_t k, size_t n) {
+      if (k + 1 == n) finish();
+    }
+    // Gradients live on their owners only: the global norm needs a sum across ranks.
+    virtual bool sharded() const { return false; }
+    // The building blocks: arm() before a backward whose gradients are reduced, finish() after
+    // it (waits for the buckets, launches any whose parameters got no gradient, writes back).
     virtual void arm() = 0;
     virtual void finish() = 0;
   };
-  std::unique_ptr<GradReducer> grad_reducer(const std::vector<torch::Tensor>& params, int64_t bucket_bytes);
+  std::unique_ptr<GradReducer> grad_reducer(const std::vector<torch::Tensor>& params, int64_t bucket_bytes,
+                                            const std::vector<int>& owners = {});
 
  private:
   struct Impl;

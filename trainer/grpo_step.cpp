@@ -16,6 +16,7 @@
 #include "rewards/judgment_parser.h"
 #include "rewards/metrics.h"
 #include "trainer/core_algos.h"
+#include "trainer/plan.h"
 #include "trainer/sequences.h"
 
 namespace principia::trainer {
@@ -121,7 +122,16 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
   sampling.top_k = cfg.rollout.top_k;
   sampling.eos_ids = ctx.format.stop_ids();
   sampling.use_config_eos = false;
-  auto generations = model::generate_in_batches(ctx.policy, requests, sampling, cfg.rollout.generation_batch);
+  // Rows per generate() call: bounded by rollout.generation_batch and the KV byte budget, each
+  // row reserving KV for the longest prompt here plus max_new_tokens.
+  size_t longest_prompt = 0;
+  for (const auto& s : seqs) longest_prompt = std::max(longest_prompt, s.prompt.size());
+  const auto& shape = ctx.policy.config();
+  const double kv_row = kv_bytes_per_token(shape.num_layers, shape.num_kv_heads, shape.head_dim,
+                                           double(ctx.policy.parameters().front().element_size())) *
+                        double(int64_t(longest_prompt) + cfg.rollout.max_new_tokens);
+  const int64_t rows_per_call = generation_rows(cfg.rollout, int64_t(requests.size()), kv_row);
+  auto generations = model::generate_in_batches(ctx.policy, requests, sampling, rows_per_call);
   const double rollout_s = seconds_since(t);
 
   // ---- 3. Reward: parse, map shown names back, score against gold ----
@@ -231,12 +241,7 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
       ctx.optimizer.zero_grad();
       torch::Tensor mini_loss_t = torch::zeros({}, acc.options());
       const auto mbs = micro_batches(seqs, rows_of_mini, alg.micro_batch_tokens);
-      if (mbs.empty()) ctx.grads.arm();  // none of this mini-batch is here: contribute zeros
-      for (size_t k = 0; k < mbs.size(); ++k) {
-        const auto& mb = mbs[k];
-        // The last backward of the mini-batch all-reduces gradients bucket by bucket as they
-        // are accumulated (no-op at world size 1).
-        if (k + 1 == mbs.size()) ctx.grads.arm();
+      auto micro_batch_backward = [&](const std::vector<size_t>& mb) {
         std::vector<const Sequence*> rows;
         for (size_t n : mb) rows.push_back(&seqs[n]);
         auto cur = response_logprobs(ctx.policy, rows, temperature, alg.entropy_coef > 0 || on_policy);
@@ -275,11 +280,19 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
         add(kTokens, pl.tokens);
         ratio_min_t = torch::minimum(ratio_min_t, pl.ratio_min.detach().to(torch::kFloat64));
         ratio_max_t = torch::maximum(ratio_max_t, pl.ratio_max.detach().to(torch::kFloat64));
+      };
+      // Gradients are reduced across ranks bucket by bucket during the backward passes (no-op
+      // at world size 1): in the last one (ZeRO 0/1), or in every one (ZeRO-2). A rank with
+      // fewer micro-batches here takes part with zeros.
+      const size_t passes = ctx.grads.passes(mbs.size());
+      for (size_t k = 0; k < passes; ++k) {
+        ctx.grads.before_backward(k, passes);
+        if (k < mbs.size()) micro_batch_backward(mbs[k]);
+        ctx.grads.after_backward(k, passes);
       }
-      ctx.grads.finish();
       // Partial losses of one global loss; one read per mini-batch (the skip decision needs it).
       const double mini_loss = ctx.dist.all_reduce(mini_loss_t.item<double>(), ReduceOp::kSum);
-      GradNorm gn = clip_grad_norm(ctx.optimizer.params(), cfg.optim.grad_clip);
+      GradNorm gn = clip_grad_norm(ctx.optimizer.params(), cfg.optim.grad_clip, ctx.grads.sharded() ? &ctx.dist : nullptr);
       if (!gn.finite || !std::isfinite(mini_loss)) {
         // A non-finite loss or gradient: skip this update, keep the weights.
         ++skipped;
@@ -349,6 +362,7 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
   m.set("response/length_mean", double(response_tokens) / double(N_all));
   m.set("response/length_max", double(longest));
   m.set("response/truncated_share", double(truncated) / double(N_all));
+  m.set("rollout/rows_per_call", double(rows_per_call));  // rank 0's (its longest prompt decides)
   m.set("time/rollout_s", rollout_s);
   m.set("time/reward_s", reward_s);
   m.set("time/reference_s", reference_s);

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "trainer/dist.h"
 
 namespace principia::trainer {
 
@@ -187,7 +188,7 @@ double lr_at(const config::OptimConfig& optim, double base_lr, int64_t step, int
   return base_lr;
 }
 
-GradNorm clip_grad_norm(const std::vector<NamedParam>& params, double max_norm) {
+GradNorm clip_grad_norm(const std::vector<NamedParam>& params, double max_norm, Dist* sharded_over) {
   torch::NoGradGuard no_grad;
   std::vector<at::Tensor> norms;
   for (const auto& p : params) {
@@ -195,8 +196,13 @@ GradNorm clip_grad_norm(const std::vector<NamedParam>& params, double max_norm) 
     if (g.defined()) norms.push_back(g.to(torch::kFloat).norm());
   }
   GradNorm out;
-  if (norms.empty()) return out;
-  out.norm = torch::stack(norms).norm().item<double>();
+  if (sharded_over) {  // every rank takes part, with or without gradients of its own
+    const double local = norms.empty() ? 0.0 : torch::stack(norms).norm().item<double>();
+    out.norm = std::sqrt(sharded_over->all_reduce(local * local, ReduceOp::kSum));
+  } else {
+    if (norms.empty()) return out;
+    out.norm = torch::stack(norms).norm().item<double>();
+  }
   out.finite = std::isfinite(out.norm);
   if (out.finite && max_norm > 0 && out.norm > max_norm) {
     const double scale = max_norm / (out.norm + 1e-6);

@@ -14,6 +14,8 @@
 
 namespace principia::trainer {
 
+class Dist;
+
 struct NamedParam {
   std::string name;     // e.g. "model.layers.0.self_attn.q_proj.weight"; unique
   at::Tensor tensor;    // a leaf that requires grad
@@ -99,7 +101,9 @@ struct GradNorm {
 
 // Global L2 norm over all gradients (fp32 accumulation): √Σ_p ‖g_p‖². When finite and
 // max_norm > 0 and norm > max_norm, every gradient is scaled by max_norm / (norm + 1e-6)
-// (torch.nn.utils.clip_grad_norm_). Parameters without a gradient are ignored.
-GradNorm clip_grad_norm(const std::vector<NamedParam>& params, double max_norm);
+// (torch.nn.utils.clip_grad_norm_). Parameters without a gradient are ignored. With
+// `sharded_over` (ZeRO-2: each rank holds the gradients it owns), the squared norms are summed
+// across its ranks, every one of which must call this.
+GradNorm clip_grad_norm(const std::vector<NamedParam>& params, double max_norm, Dist* sharded_over = nullptr);
 
 }  // namespace principia::trainer

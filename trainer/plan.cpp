@@ -28,6 +28,28 @@ std::string count(int64_t n) {
 
 }  // namespace
 
+double kv_bytes_per_token(int64_t num_layers, int64_t num_kv_heads, int64_t head_dim, double dtype_bytes) {
+  return 2.0 * double(num_layers) * double(num_kv_heads) * double(head_dim) * dtype_bytes;
+}
+
+int64_t generation_rows(const config::RolloutConfig& rollout, int64_t rows, double kv_bytes_per_row) {
+  int64_t n = rows;
+  if (rollout.generation_batch > 0) n = std::min(n, rollout.generation_batch);
+  if (rollout.kv_cache_gib > 0) {
+    const double budget = rollout.kv_cache_gib * 1024.0 * 1024.0 * 1024.0;
+    const auto fit = int64_t(budget / kv_bytes_per_row);
+    if (fit < 1) {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%.3f GiB", kv_bytes_per_row / (1024.0 * 1024.0 * 1024.0));
+      throw Error("rollout.kv_cache_gib: " + std::to_string(rollout.kv_cache_gib) +
+                  " GiB does not hold the KV cache of one sequence (" + buf +
+                  " at the longest prompt + rollout.max_new_tokens); raise it or shorten the sequences");
+    }
+    n = std::min(n, fit);
+  }
+  return std::max<int64_t>(1, n);
+}
+
 ParamCount count_parameters(const config::ModelConfig& m, int64_t vocab_size) {
   if (vocab_size < 1) throw Error("plan: vocabulary size must be >= 1 (set model.vocab_size)");
   const int64_t H = m.hidden_size, I = m.intermediate_size;
@@ -65,29 +87,34 @@ Plan make_plan(const config::Config& cfg, int64_t world_size, int64_t vocab_size
   t.rollout_tokens_per_step = t.sequences_per_step * t.max_tokens_per_sequence;
   t.update_tokens_per_step = t.rollout_tokens_per_step * cfg.algorithm.ppo_epochs;
   t.sequences_per_rank = (t.sequences_per_step + world_size - 1) / world_size;
-  t.sequences_per_generate = cfg.rollout.generation_batch > 0
-                                 ? std::min(t.sequences_per_rank, cfg.rollout.generation_batch)
-                                 : t.sequences_per_rank;
+  const double kv_per_token = kv_bytes_per_token(m.num_layers, m.num_kv_heads, m.head_dim, b);
+  t.sequences_per_generate =
+      generation_rows(cfg.rollout, t.sequences_per_rank, kv_per_token * double(t.max_tokens_per_sequence));
 
   MemoryPlan& mem = plan.memory;
   mem.weights = P * b;
   mem.grads = P * b;
+  if (cfg.optim.zero_stage >= 2 && world_size > 1)
+    mem.grads = std::min(P * b, P * b / double(world_size) + 3.0 * double(cfg.dist.bucket_mb << 20));
   mem.master_weights = m.dtype == config::DType::kFloat32 ? 0.0 : P * 4.0 / shards;
   mem.optimizer = P * 8.0 / shards;
   mem.reference = cfg.algorithm.kl_coef > 0 ? P * b : 0.0;
-  mem.kv_cache = L * 2.0 * kv * double(t.max_tokens_per_sequence) * double(t.sequences_per_generate) * b;
+  mem.kv_cache = kv_per_token * double(t.max_tokens_per_sequence) * double(t.sequences_per_generate);
   const double T = double(cfg.algorithm.micro_batch_tokens);
   const double a = 4 * H + 3 * q + 3 * kv + 4 * I;
   const double logits = 2.0 * T * double(vocab_size) * 4.0;
   mem.activations = T * L * a * b + logits;
   mem.activations_checkpointed = T * (L * H + a) * b + logits;
   const double act = m.gradient_checkpointing ? mem.activations_checkpointed : mem.activations;
-  mem.total = mem.weights + mem.grads + mem.master_weights + mem.optimizer + mem.reference +
-              std::max(mem.kv_cache, act);
+  const double resident = mem.weights + mem.master_weights + mem.optimizer + mem.reference;
+  mem.rollout = resident + mem.kv_cache;
+  mem.update = resident + mem.grads + act;
+  mem.peak_phase = mem.rollout > mem.update ? "rollout" : "update";
+  mem.total = std::max(mem.rollout, mem.update);
   return plan;
 }
 
-std::string format_plan(const Plan& plan, const config::Config& cfg) {
+std::string format_plan(const Plan& plan, const config::Config& cfg, double gpu_memory_gib) {
   const auto& p = plan.params;
   const auto& mem = plan.memory;
   const auto& t = plan.tokens;
@@ -109,13 +136,26 @@ std::string format_plan(const Plan& plan, const config::Config& cfg) {
      << "  KV cache (rollout)           " << gib(mem.kv_cache) << "\n"
      << "  activations                  " << gib(mem.activations) << "\n"
      << "  activations (checkpointing)  " << gib(mem.activations_checkpointed) << "\n"
-     << "  total (gradient_checkpointing=" << (cfg.model.gradient_checkpointing ? "true" : "false")
-     << ") " << gib(mem.total) << "\n";
+     << "  rollout phase (no gradients) " << gib(mem.rollout) << "\n"
+     << "  update phase                 " << gib(mem.update) << "  (gradient_checkpointing="
+     << (cfg.model.gradient_checkpointing ? "true" : "false") << ")\n"
+     << "  peak                         " << gib(mem.total) << "  (" << mem.peak_phase << ")\n";
   os << "tokens per step: " << t.sequences_per_step << " sequences (" << cfg.rollout.batch_size
      << " items x " << cfg.rollout.group_size << "), up to " << t.max_tokens_per_sequence
      << " tokens each: " << t.rollout_tokens_per_step << " rollout, " << t.update_tokens_per_step
      << " update (" << cfg.algorithm.ppo_epochs << " epoch(s)); " << t.sequences_per_rank
-     << " sequences per rank, generated " << t.sequences_per_generate << " at a time (rollout.generation_batch)\n";
+     << " sequences per rank, generated " << t.sequences_per_generate
+     << " at a time (rollout.generation_batch, rollout.kv_cache_gib)\n";
+  if (gpu_memory_gib > 0 && mem.total > gpu_memory_gib * 1024.0 * 1024.0 * 1024.0) {
+    const bool rollout = mem.total == mem.rollout;
+    os << "warning: the peak per rank (" << gib(mem.total) << ", " << mem.peak_phase << " phase) exceeds "
+       << gpu_memory_gib << " GiB (--gpu-memory-gib); largest items: weights " << gib(mem.weights)
+       << ", reference " << gib(mem.reference) << ", "
+       << (rollout ? "KV cache " + gib(mem.kv_cache)
+                   : "activations " + gib(cfg.model.gradient_checkpointing ? mem.activations_checkpointed
+                                                                            : mem.activations))
+       << "\n";
+  }
   return os.str();
 }
 

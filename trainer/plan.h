@@ -25,26 +25,34 @@ struct ParamCount {
 ParamCount count_parameters(const config::ModelConfig& model, int64_t vocab_size);
 
 // Bytes per rank. P = parameters, b = bytes of model.dtype (4 / 2), W = world size,
-// S = W with ZeRO-1 (optimizer state and fp32 masters sharded), else 1.
+// S = W with ZeRO-1 or -2 (optimizer state and fp32 masters sharded), else 1.
 //   weights        P·b
-//   grads          P·b
+//   grads          P·b; ZeRO-2: P·b / W (the owned sums) + 3 gradient buckets (dist.bucket_mb:
+//                  the bucket being filled and two in flight), at most P·b
 //   master_weights P·4 / S        only when dtype is not float32 (fp32 copy the optimizer updates)
 //   optimizer      P·8 / S        AdamW exp_avg + exp_avg_sq in fp32
 //   reference      P·b            only when algorithm.kl_coef > 0 (a frozen copy of the policy)
 //   kv_cache       L · 2 · kv_heads · head_dim · (prompt + new tokens) · S · b, with S the rows of
-//                  one generate() call: ⌈B·G / W⌉, or rollout.generation_batch when smaller
-//                  (prompt = data.max_prompt_tokens, new = rollout.max_new_tokens)
+//                  one generate() call: ⌈B·G / W⌉, or fewer where rollout.generation_batch or
+//                  rollout.kv_cache_gib bound it (prompt = data.max_prompt_tokens, new =
+//                  rollout.max_new_tokens)
 //   activations    per micro-batch of T = algorithm.micro_batch_tokens tokens:
 //                    stored per token per layer a = 4H + 3q + 3kv + 4I elements (norm inputs and
 //                    outputs, q/k/v before and after RoPE/norm, attention output, the MLP's
 //                    gate, up, act(gate), act(gate)·up); logits and their gradient in fp32:
 //                    without checkpointing  T·L·a·b + 2·T·V·4
 //                    with checkpointing     T·(L·H + a)·b + 2·T·V·4  (layer inputs + one layer)
-//   total          the sum, using the activations the config selects (rollout's KV cache and
-//                  the update's activations are not live together, so the larger one counts)
+// The two phases of a step, and the peak:
+//   rollout        weights + master_weights + optimizer + reference + kv_cache (gradients are
+//                  freed after each update)
+//   update         weights + grads + master_weights + optimizer + reference + the activations
+//                  the config selects (model.gradient_checkpointing)
+//   total          max(rollout, update): the peak per rank; peak_phase names which
 struct MemoryPlan {
   double weights = 0, grads = 0, master_weights = 0, optimizer = 0, reference = 0;
-  double kv_cache = 0, activations = 0, activations_checkpointed = 0, total = 0;
+  double kv_cache = 0, activations = 0, activations_checkpointed = 0;
+  double rollout = 0, update = 0, total = 0;
+  const char* peak_phase = "update";
 };
 
 struct TokensPlan {
@@ -64,10 +72,19 @@ struct Plan {
   TokensPlan tokens;
 };
 
+// Bytes of KV cache one token takes: 2 (K and V) · layers · kv_heads · head_dim · dtype bytes.
+double kv_bytes_per_token(int64_t num_layers, int64_t num_kv_heads, int64_t head_dim, double dtype_bytes);
+
+// Rows one generate() call takes of `rows` waiting: all of them, or fewer where
+// rollout.generation_batch or the rollout.kv_cache_gib budget (at `kv_bytes_per_row` a row)
+// bound it. Throws principia::Error naming rollout.kv_cache_gib when not even one row fits.
+int64_t generation_rows(const config::RolloutConfig& rollout, int64_t rows, double kv_bytes_per_row);
+
 // Throws principia::Error when vocab_size or world_size is < 1.
 Plan make_plan(const config::Config& cfg, int64_t world_size, int64_t vocab_size);
 
-// A human-readable report (parameters in millions/billions, memory in GiB).
-std::string format_plan(const Plan& plan, const config::Config& cfg);
+// A human-readable report (parameters in millions/billions, memory in GiB). With
+// gpu_memory_gib > 0 it ends with a warning line when the peak exceeds that much.
+std::string format_plan(const Plan& plan, const config::Config& cfg, double gpu_memory_gib = 0);
 
 }  // namespace principia::trainer

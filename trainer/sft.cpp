@@ -34,23 +34,25 @@ SftBatchResult sft_update(model::Transformer& model, AdamW& optimizer, const Jud
   optimizer.zero_grad();
   double loss_sum = 0;
   const auto mbs = micro_batches(seqs, order, micro_batch_tokens);
-  for (size_t k = 0; k < mbs.size(); ++k) {
-    const auto& mb = mbs[k];
-    if (k + 1 == mbs.size()) grads.arm();
-    std::vector<const Sequence*> rows;
-    for (size_t n : mb) rows.push_back(&seqs[n]);
-    auto lp = response_logprobs(model, rows, 1.0, false);
-    // Token mean over the whole batch: divide by the global token count, not per micro-batch.
-    auto loss = -(lp.logp * lp.mask).sum() / double(std::max<int64_t>(1, total_tokens));
-    loss.backward();
-    loss_sum += loss.item<double>();
+  const size_t passes = grads.passes(mbs.size());  // see grpo_step: reduction during backward
+  for (size_t k = 0; k < passes; ++k) {
+    grads.before_backward(k, passes);
+    if (k < mbs.size()) {
+      std::vector<const Sequence*> rows;
+      for (size_t n : mbs[k]) rows.push_back(&seqs[n]);
+      auto lp = response_logprobs(model, rows, 1.0, false);
+      // Token mean over the whole batch: divide by the global token count, not per micro-batch.
+      auto loss = -(lp.logp * lp.mask).sum() / double(std::max<int64_t>(1, total_tokens));
+      loss.backward();
+      loss_sum += loss.item<double>();
+    }
+    grads.after_backward(k, passes);
   }
-  grads.finish();
   loss_sum = dist.all_reduce(loss_sum, ReduceOp::kSum);
   SftBatchResult r;
   r.loss = loss_sum;
   r.tokens = total_tokens;
-  GradNorm gn = clip_grad_norm(optimizer.params(), grad_clip);
+  GradNorm gn = clip_grad_norm(optimizer.params(), grad_clip, grads.sharded() ? &dist : nullptr);
   r.grad_norm = gn.norm;
   if (!gn.finite || !std::isfinite(loss_sum)) {
     r.skipped = true;

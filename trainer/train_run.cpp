@@ -178,8 +178,8 @@ void check_room_for_checkpoint(const std::string& run_dir, int64_t params, confi
                 " MiB (weights + optimizer state); free space or set run.output_dir elsewhere");
 }
 
-// ZeRO-1 (optim.zero_stage: 1, more than one rank): this rank keeps optimizer state for its
-// share of the parameters only.
+// ZeRO-1 and -2 (optim.zero_stage >= 1, more than one rank): this rank keeps optimizer state
+// (and, at stage 2, gradients) for its share of the parameters only.
 void maybe_shard(AdamW& optimizer, const config::Config& cfg, const Dist& dist) {
   if (cfg.optim.zero_stage < 1 || dist.world_size() == 1) return;
   optimizer.shard(dist.rank(), balanced_owners(optimizer.params(), dist.world_size()));
@@ -189,6 +189,14 @@ std::vector<torch::Tensor> tensors_of(const std::vector<NamedParam>& params) {
   std::vector<torch::Tensor> out;
   for (const auto& p : params) out.push_back(p.tensor);
   return out;
+}
+
+// Gradients all-reduced (stages 0, 1) or reduced to the owner of each parameter (stage 2,
+// the optimizer's own sharding).
+std::unique_ptr<Dist::GradReducer> gradient_reducer(const AdamW& optimizer, const config::Config& cfg, Dist& dist) {
+  const bool sharded_grads = cfg.optim.zero_stage >= 2 && optimizer.sharded();
+  return dist.grad_reducer(tensors_of(optimizer.params()), cfg.dist.bucket_mb << 20,
+                           sharded_grads ? optimizer.owners() : std::vector<int>{});
 }
 
 // run.device -> this rank's torch device. Under a launcher each rank takes its own GPU
@@ -328,8 +336,21 @@ int run(const config::Config& cfg, const RunOptions& options) {
   }
   log::info("model: ", model::model_config(*policy).num_parameters(), " parameters, vocabulary ",
             tok->vocab_size(), ", on ", device);
-  if (options.mode != RunMode::kEval)
+  if (options.mode != RunMode::kEval) {
     check_room_for_checkpoint(run_dir, model::model_config(*policy).num_parameters(), cfg.model.dtype);
+    if (cfg.rollout.kv_cache_gib > 0) {  // the budget must hold one sequence of the longest kind
+      const auto& shape = model::model_config(*policy);
+      const double row = kv_bytes_per_token(shape.num_layers, shape.num_kv_heads, shape.head_dim,
+                                            double(policy->parameters().front().element_size())) *
+                         double(cfg.data.max_prompt_tokens + cfg.rollout.max_new_tokens);
+      try {
+        generation_rows(cfg.rollout, 1, row);
+      } catch (const Error& e) {
+        const SourceLocation at = cfg.where("rollout.kv_cache_gib");
+        throw Error((at.known() ? at.str() + ": " : std::string()) + e.what());
+      }
+    }
+  }
 
   std::vector<data::Record> eval_items;
   if (!paths.eval.empty()) eval_items = read_all(paths.eval, cfg.eval.max_items);
@@ -378,7 +399,7 @@ int run(const config::Config& cfg, const RunOptions& options) {
     config::OptimConfig sft_optim = cfg.optim;
     AdamW opt(named_params(*policy), AdamWOptions::from(cfg.optim));
     maybe_shard(opt, cfg, *dist);
-    auto grads = dist->grad_reducer(tensors_of(opt.params()), cfg.dist.bucket_mb << 20);
+    auto grads = gradient_reducer(opt, cfg, *dist);
     Progress bar("sft", cfg.trainer.sft_steps, main_rank ? stdout : nullptr);
     double recent = 0;
     for (int64_t s = 0; s < cfg.trainer.sft_steps; ++s) {
@@ -449,7 +470,7 @@ int run(const config::Config& cfg, const RunOptions& options) {
   auto write_metrics = [&](int64_t step, const StepMetrics& m) {
     if (metrics) metrics->write(step, m);
   };
-  auto grads = dist->grad_reducer(tensors_of(optimizer.params()), cfg.dist.bucket_mb << 20);
+  auto grads = gradient_reducer(optimizer, cfg, *dist);
   GrpoContext ctx{cfg,       format, reward, *policy, reference.get(), optimizer, *dist, *grads,
                   cfg.trainer.max_steps, 0, {}};
   if (const char* faults = std::getenv("PRINCIPIA_FAULT_NONFINITE_STEPS")) {

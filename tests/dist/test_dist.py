@@ -333,3 +333,49 @@ def test_resume_on_another_world_size(binary, tmp_path):
     out = torchrun(binary, split, extra + ["trainer.max_steps=5"], resume=True)
     assert "resuming with 2" in out
     assert max(metrics(split)) == 5
+
+
+# Several micro-batches a mini-batch (and a different number on each rank), small buckets (several
+# per backward), KL in the loss: what makes sharded gradient reduction differ from all-reduce.
+SHARDING = ["algorithm.kl_coef=0.05", "algorithm.micro_batch_tokens=300", "dist.bucket_mb=1"]
+
+
+def run_one(binary, run_dir, extra, resume=False):
+    p = subprocess.run(train_args(binary, run_dir, extra) + (["--resume", "auto"] if resume else []),
+                       capture_output=True, text=True, env=clean_env(), timeout=600)
+    assert p.returncode == 0, p.stdout + p.stderr
+    return p.stdout + p.stderr
+
+
+def test_zero_stages_on_1_2_and_4_ranks_end_with_the_same_weights(binary, tmp_path):
+    """Stages 0, 1 and 2 (gradients reduced to their owners after every backward) on 1, 2 and
+    4 ranks take the same steps: per-step losses and final weights within 1e-5."""
+    base = tmp_path / "one-rank"
+    run_one(binary, base, SHARDING + ["optim.zero_stage=0"])
+    for nproc in (2, 4):
+        for stage in (0, 1, 2):
+            run_dir = tmp_path / f"w{nproc}-zero{stage}"
+            out = torchrun(binary, run_dir, SHARDING + [f"optim.zero_stage={stage}"], nproc=nproc)
+            assert f"rank 0 of {nproc}" in out
+            assert_same_run(base, run_dir, [1, 2, 3])
+    # ZeRO-2 keeps the optimizer-state shards of ZeRO-1 in its checkpoint
+    ckpt = tmp_path / "w2-zero2" / "checkpoints" / "step-000003"
+    assert sorted(p.name for p in ckpt.glob("optimizer*.safetensors")) == [
+        "optimizer-rank-00000-of-00002.safetensors", "optimizer-rank-00001-of-00002.safetensors"]
+
+
+def test_a_zero2_checkpoint_resumes_under_other_stages_and_world_sizes(binary, tmp_path):
+    """A 2-rank ZeRO-2 run stopped after step 2 resumes on 1 rank (stage 0) and on 4 ranks
+    (stage 1), each ending where the uninterrupted 2-rank ZeRO-2 run ends."""
+    extra = SHARDING + ["optim.schedule=constant", "trainer.sft_steps=0", "checkpoint.every=2"]
+    full = tmp_path / "full"
+    torchrun(binary, full, extra + ["optim.zero_stage=2", "trainer.max_steps=4"])
+    for name, resume in (("to-1-rank", lambda d: run_one(binary, d, extra + ["optim.zero_stage=0", "trainer.max_steps=4"],
+                                                         resume=True)),
+                         ("to-4-ranks", lambda d: torchrun(binary, d, extra + ["optim.zero_stage=1", "trainer.max_steps=4"],
+                                                           nproc=4, resume=True))):
+        split = tmp_path / name
+        torchrun(binary, split, extra + ["optim.zero_stage=2", "trainer.max_steps=2"])
+        out = resume(split)
+        assert "resuming from" in out, out
+        assert_same_run(full, split, [1, 2, 3, 4])

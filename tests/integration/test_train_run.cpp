@@ -188,6 +188,27 @@ TEST(TrainRun, BadDeviceIsAConfigErrorWithExitCode2) {
   }
 }
 
+TEST(TrainRun, KvCacheBudgetBoundsTheRowsOfAGenerateCall) {
+  // The tiny model's KV is 128 bytes a token (fp32, 1 layer, 1 KV head of 16): 0.0001 GiB
+  // holds 3 rows of at most 256 + 12 tokens, of the 12 sequences a step samples.
+  const fs::path run = principia::testing::temp_dir("train-kv-budget");
+  int rc = 0;
+  std::string out = train(run, " rollout.kv_cache_gib=0.0001 trainer.max_steps=2", &rc);
+  ASSERT_EQ(rc, 0) << out;
+  const auto rows = read_metrics(run);
+  ASSERT_EQ(rows.size(), 2u) << out;
+  for (const auto& r : rows) {
+    EXPECT_GE(r["rollout/rows_per_call"].get<double>(), 3) << r.dump();
+    EXPECT_LT(r["rollout/rows_per_call"].get<double>(), 12) << r.dump();
+  }
+  // A budget that holds no sequence is refused before any training, naming the key.
+  out = train(principia::testing::temp_dir("train-kv-none"), " rollout.kv_cache_gib=0.00002", &rc);
+  EXPECT_EQ(rc, 2) << out;
+  EXPECT_NE(out.find("rollout.kv_cache_gib"), std::string::npos) << out;
+  EXPECT_NE(out.find("does not hold the KV cache of one sequence"), std::string::npos) << out;
+  EXPECT_EQ(out.find("sft ["), std::string::npos) << out;
+}
+
 TEST(PlanCli, Qwen3_8BConfigWithoutTheModelFolderAndTheDemo) {
   const std::string configs = std::string(PRINCIPIA_TEST_SOURCE_DIR) + "/../../configs/";
   std::string out;
@@ -196,7 +217,26 @@ TEST(PlanCli, Qwen3_8BConfigWithoutTheModelFolderAndTheDemo) {
                        &out);
   ASSERT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("8190735360"), std::string::npos) << out;  // Qwen3-8B, untied head
-  EXPECT_NE(out.find("world 8, ZeRO-1"), std::string::npos) << out;
+  EXPECT_NE(out.find("world 8, ZeRO-2"), std::string::npos) << out;
+  auto peak_gib = [](const std::string& text) {
+    const size_t at = text.find("  peak ");
+    return at == std::string::npos ? 1e9 : std::stod(text.substr(at + 7));
+  };
+  EXPECT_LE(peak_gib(out), 72.0) << out;  // fits an 80 GB GPU with headroom
+  EXPECT_EQ(out.find("warning:"), std::string::npos) << out;
+  rc = run_command("QWEN3_1_7B_DIR=/nonexistent " + principia_binary() + " plan " + configs +
+                       "qwen3-1.7b-grpo-1gpu.yaml",
+                   &out);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_LE(peak_gib(out), 72.0) << out;
+  // Without the KV budget and ZeRO-2 the 8B recipe does not fit, and plan says where.
+  rc = run_command("QWEN3_8B_DIR=/nonexistent " + principia_binary() + " plan " + configs +
+                       "qwen3-8b-grpo.yaml --world-size 8 optim.zero_stage=1 rollout.kv_cache_gib=0",
+                   &out);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_GT(peak_gib(out), 80.0) << out;
+  EXPECT_NE(out.find("warning: the peak per rank"), std::string::npos) << out;
+  EXPECT_NE(out.find("rollout phase) exceeds 80 GiB"), std::string::npos) << out;
   rc = run_command(principia_binary() + " plan " + configs + "demo.yaml", &out);
   ASSERT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("853376"), std::string::npos) << out;  // demo: 4 layers, hidden 128, vocab 512

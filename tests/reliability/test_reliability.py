@@ -217,3 +217,14 @@ def test_a_10mb_bad_judgment_line_gives_an_error_under_1kb(binary, tmp_path):
     assert len(p.stderr.encode()) < 1024, p.stderr[:2000]
     assert "judgments.jsonl:1" in p.stderr and "not valid JSON" in p.stderr, p.stderr
     assert "(line of 10000023 bytes)" in p.stderr, p.stderr  # the line's length is named
+
+
+def test_an_unquoted_huge_value_in_a_message_is_cut_per_line(binary, tmp_path):
+    """The CLI's net under every message: a config value echoed whole by its error is cut at
+    1000 bytes a line, control characters escaped."""
+    value = "x" * 5000 + "\x01"
+    p = subprocess.run([binary, "train", str(harness.DEMO), f"run.output_dir={tmp_path / 'run'}",
+                        f"run.device={value}"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2, p.stderr[:3000]
+    assert len(p.stderr.encode()) < 1200, p.stderr[:3000]
+    assert "more bytes)" in p.stderr and "run.device" in p.stderr, p.stderr

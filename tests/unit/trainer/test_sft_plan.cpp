@@ -182,6 +182,20 @@ TEST(Plan, MemoryAndTokensByHand) {
     c2.rollout.generation_batch = 50;    // larger than a rank's share: no effect
     EXPECT_EQ(make_plan(c2, 2, 10).memory.kv_cache, 480);
   }
+  {  // ZeRO-2: gradients sharded like the optimizer state, plus three buckets in flight, capped
+     // at the replicated size
+    config::Config c2 = cfg;
+    c2.optim.zero_stage = 2;
+    EXPECT_EQ(make_plan(c2, 2, 10).memory.grads, 712);  // 356 + 3 MiB of buckets > 712: capped
+    c2.model.hidden_size = 4096, c2.model.intermediate_size = 12288, c2.model.num_layers = 4;
+    c2.model.num_heads = 32, c2.model.num_kv_heads = 8, c2.model.head_dim = 128;
+    const Plan big1 = make_plan([&] { auto c = c2; c.optim.zero_stage = 1; return c; }(), 8, 151936);
+    const Plan big2 = make_plan(c2, 8, 151936);
+    EXPECT_EQ(big2.memory.grads, big1.memory.grads / 8 + 3.0 * (25 << 20));
+    EXPECT_EQ(big2.memory.optimizer, big1.memory.optimizer);
+    EXPECT_EQ(big1.memory.total - big2.memory.total, big1.memory.grads - big2.memory.grads);
+    EXPECT_EQ(make_plan(c2, 1, 151936).memory.grads, big1.memory.grads);  // one rank: nothing to shard
+  }
   // a = 4·4 + 3·4 + 3·2 + 4·8 = 66; T = 5: 5·2·66·2 = 1320; logits 2·5·10·4 = 400 -> 1720
   EXPECT_EQ(mem.activations, 1720);
   // checkpointed: 5·(2·4 + 66)·2 = 740 + 400 = 1140
@@ -209,6 +223,32 @@ TEST(Plan, MemoryAndTokensByHand) {
   EXPECT_NE(text.find("parameters:"), std::string::npos) << text;
   EXPECT_NE(text.find("KV cache"), std::string::npos) << text;
   EXPECT_THROW(make_plan(cfg, 0, 10), Error);
+}
+
+}  // namespace
+}  // namespace principia::trainer
+
+namespace principia::trainer {
+namespace {
+
+TEST(Plan, GenerationRowsUnderBatchAndKvBudget) {
+  config::RolloutConfig r;
+  EXPECT_EQ(kv_bytes_per_token(36, 8, 128, 2), 147456.0);  // Qwen3-8B, bf16: 144 KiB a token
+  EXPECT_EQ(generation_rows(r, 256, 1000), 256);            // no bound: every row at once
+  r.generation_batch = 64;
+  EXPECT_EQ(generation_rows(r, 256, 1000), 64);
+  EXPECT_EQ(generation_rows(r, 10, 1000), 10);
+  r.kv_cache_gib = 1;  // 2^30 bytes hold 4 rows of 2^28 and a bit
+  EXPECT_EQ(generation_rows(r, 256, double(1 << 28) + 1), 3);
+  EXPECT_EQ(generation_rows(r, 256, double(1 << 28)), 4);
+  EXPECT_EQ(generation_rows(r, 256, 1000), 64);  // the batch bound is the smaller here
+  try {
+    generation_rows(r, 256, 2.0 * (1 << 30));
+    FAIL() << "a budget below one row was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("rollout.kv_cache_gib"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("2.000 GiB"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
