@@ -211,49 +211,118 @@ void restore_torch_rng_state_hex(const std::string& hex) {
 // ------------------------------------------------------------------------------------------
 // safetensors
 
+namespace {
+
+// A file written piece by piece, fsynced and closed at the end (a checkpoint's parts are then
+// renamed into place as a directory, so no temp name is needed here).
+class SyncedWriter {
+ public:
+  explicit SyncedWriter(const std::string& path) : path_(path) {
+    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw Error(path + ": cannot write (" + std::strerror(errno) + ")");
+  }
+  ~SyncedWriter() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  void append(const void* data, size_t size) {
+    const char* p = static_cast<const char*>(data);
+    while (size > 0) {
+      const ssize_t n = ::write(fd_, p, size);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throw Error(path_ + ": write failed (" + std::strerror(errno) + ")");
+      p += n;
+      size -= size_t(n);
+    }
+  }
+  void finish() {
+    if (::fsync(fd_) != 0) throw Error(path_ + ": fsync failed (" + std::strerror(errno) + ")");
+    const int fd = fd_;
+    fd_ = -1;
+    if (::close(fd) != 0) throw Error(path_ + ": close failed (" + std::strerror(errno) + ")");
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
+const char* safetensors_dtype(at::ScalarType type) {
+  for (const auto& d : kDtypes)
+    if (d.type == type) return d.name;
+  return nullptr;
+}
+
+// Reads exactly `size` bytes at `offset`; false on a short file.
+bool read_at(int fd, void* out, size_t size, uint64_t offset) {
+  char* p = static_cast<char*>(out);
+  while (size > 0) {
+    const ssize_t n = ::pread(fd, p, size, off_t(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    p += n;
+    size -= size_t(n);
+    offset += uint64_t(n);
+  }
+  return true;
+}
+
+}  // namespace
+
 void write_safetensors(const std::string& path, const std::map<std::string, at::Tensor>& tensors) {
+  // The header needs only shapes and dtypes; the data is then streamed one tensor at a time,
+  // so writing holds one host copy of a tensor, never the whole file.
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
-  std::vector<at::Tensor> blobs;
   uint64_t offset = 0;
-  for (const auto& [name, t0] : tensors) {  // std::map: sorted names, deterministic bytes
-    at::Tensor t = t0.detach().to(torch::kCPU).contiguous();
-    const char* dtype = nullptr;
-    for (const auto& d : kDtypes)
-      if (d.type == t.scalar_type()) dtype = d.name;
+  for (const auto& [name, t] : tensors) {  // std::map: sorted names, deterministic bytes
+    const char* dtype = safetensors_dtype(t.scalar_type());
     if (!dtype) throw Error(path + ": tensor '" + name + "' has an unsupported dtype");
     const uint64_t nbytes = uint64_t(t.numel()) * t.element_size();
     header[name] = {{"dtype", dtype}, {"shape", t.sizes().vec()}, {"data_offsets", {offset, offset + nbytes}}};
     offset += nbytes;
-    blobs.push_back(t);
   }
   std::string h = header.dump();
   while ((8 + h.size()) % 8 != 0) h.push_back(' ');  // align the data section
-  std::string out;
-  out.reserve(8 + h.size() + offset);
-  const uint64_t hlen = h.size();
-  for (int i = 0; i < 8; ++i) out.push_back(char((hlen >> (8 * i)) & 0xFF));
-  out += h;
-  for (const auto& t : blobs)
-    out.append(static_cast<const char*>(t.data_ptr()), size_t(t.numel()) * t.element_size());
-  write_file_synced(path, out);
+  SyncedWriter out(path);
+  uint8_t hlen[8];
+  for (int i = 0; i < 8; ++i) hlen[i] = uint8_t((uint64_t(h.size()) >> (8 * i)) & 0xFF);
+  out.append(hlen, 8);
+  out.append(h.data(), h.size());
+  for (const auto& [name, t0] : tensors) {
+    const at::Tensor t = t0.detach().to(torch::kCPU).contiguous();
+    out.append(t.data_ptr(), size_t(t.numel()) * t.element_size());
+  }
+  out.finish();
 }
 
-std::map<std::string, at::Tensor> read_safetensors(const std::string& path) {
-  const std::string bytes = read_file(path);
+std::map<std::string, at::Tensor> read_safetensors(const std::string& path,
+                                                   const std::function<bool(const std::string&)>& wanted) {
   auto bad = [&](const std::string& what) { return Error(path + ": not a valid safetensors file: " + what); };
-  if (bytes.size() < 8) throw bad("shorter than its 8-byte header length");
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(path + ": cannot open for reading (" + std::strerror(errno) + ")");
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  std::error_code ec;
+  const uint64_t file_size = fs::file_size(path, ec);
+  if (ec) throw Error(path + ": cannot read its size (" + ec.message() + ")");
+  if (file_size < 8) throw bad("shorter than its 8-byte header length");
+  uint8_t len_bytes[8];
+  if (!read_at(fd, len_bytes, 8, 0)) throw bad("shorter than its 8-byte header length");
   uint64_t hlen = 0;
-  for (int i = 0; i < 8; ++i) hlen |= uint64_t(uint8_t(bytes[i])) << (8 * i);
-  if (hlen > bytes.size() - 8) throw bad("header length " + std::to_string(hlen) + " exceeds the file");
+  for (int i = 0; i < 8; ++i) hlen |= uint64_t(len_bytes[i]) << (8 * i);
+  if (hlen > file_size - 8) throw bad("header length " + std::to_string(hlen) + " exceeds the file");
+  std::string header_text(size_t(hlen), '\0');
+  if (!read_at(fd, header_text.data(), header_text.size(), 8)) throw bad("header is truncated");
   nlohmann::json header;
   try {
-    header = nlohmann::json::parse(bytes.substr(8, hlen));
+    header = nlohmann::json::parse(header_text);
   } catch (const nlohmann::json::exception& e) {
     throw bad("header is not JSON (" + json_error_message(e.what()) + ")");
   }
   if (!header.is_object()) throw bad("header is not an object");
-  const uint64_t data_size = bytes.size() - 8 - hlen;
-  const char* data = bytes.data() + 8 + hlen;
+  const uint64_t data_size = file_size - 8 - hlen;
+  const uint64_t data_start = 8 + hlen;
   std::map<std::string, at::Tensor> out;
   uint64_t covered = 0;
   for (const auto& [name, info] : header.items()) {
@@ -271,15 +340,17 @@ std::map<std::string, at::Tensor> read_safetensors(const std::string& path) {
         if (s < 0) throw bad("tensor '" + name + "': negative dimension");
         numel *= s;
       }
-      at::Tensor t = torch::empty(shape, torch::TensorOptions().dtype(*type));
-      const uint64_t nbytes = uint64_t(numel) * t.element_size();
+      const uint64_t nbytes = uint64_t(numel) * c10::elementSize(*type);
       if (offs.size() != 2 || offs[1] < offs[0] || offs[1] - offs[0] != nbytes)
         throw bad("tensor '" + name + "': data_offsets do not match its dtype and shape");
       if (offs[1] > data_size)
         throw bad("tensor '" + name + "': data ends at " + std::to_string(offs[1]) +
                   " but the file holds " + std::to_string(data_size) + " data bytes (truncated?)");
-      if (nbytes) std::memcpy(t.data_ptr(), data + offs[0], nbytes);
       covered = std::max(covered, offs[1]);
+      if (wanted && !wanted(name)) continue;  // checked, not read
+      at::Tensor t = torch::empty(shape, torch::TensorOptions().dtype(*type));
+      if (nbytes && !read_at(fd, t.data_ptr(), size_t(nbytes), data_start + offs[0]))
+        throw bad("tensor '" + name + "': the file ends inside its data (truncated?)");
       out[name] = t;
     } catch (const nlohmann::json::exception& e) {
       throw bad("tensor '" + name + "': " + e.what());
@@ -506,7 +577,7 @@ std::string resolve_resume(const std::string& run_dir, const std::string& resume
   return resume;
 }
 
-LoadedCheckpoint load_checkpoint(const std::string& dir) {
+LoadedCheckpoint load_checkpoint(const std::string& dir, bool read_optimizer) {
   VerifyResult v = verify_checkpoint(dir);
   if (!v.ok) throw Error("checkpoint is damaged: " + v.message(dir));
   LoadedCheckpoint out;
@@ -521,11 +592,16 @@ LoadedCheckpoint load_checkpoint(const std::string& dir) {
     throw Error(state_path + ": not valid JSON (" + json_error_message(e.what()) + ")");
   }
   out.state = train_state_from_json(j, state_path);
+  if (read_optimizer) out.optimizer_state = read_optimizer_state(dir);
+  return out;
+}
+
+std::map<std::string, at::Tensor> read_optimizer_state(const std::string& dir,
+                                                       const std::function<bool(const std::string&)>& wanted) {
+  std::map<std::string, at::Tensor> state;
+  std::error_code ec;
   const fs::path single = fs::path(dir) / kOptimizerFile;
-  if (fs::exists(single, ec)) {
-    out.optimizer_state = read_safetensors(single.string());
-    return out;
-  }
+  if (fs::exists(single, ec)) return read_safetensors(single.string(), wanted);
   // ZeRO-1 shards: all of optimizer-rank-*-of-W must be there (the MANIFEST vouched for each).
   int world = -1;
   std::vector<std::string> shards;
@@ -545,10 +621,10 @@ LoadedCheckpoint load_checkpoint(const std::string& dir) {
   for (int r = 0; r < world; ++r) {
     const std::string path = (fs::path(dir) / optimizer_shard_name(r, world)).string();
     if (!fs::exists(path, ec)) throw Error(path + ": optimizer shard missing");
-    for (auto& [k, t] : read_safetensors(path))
-      if (!out.optimizer_state.emplace(k, t).second) throw Error(path + ": '" + k + "' is also in another shard");
+    for (auto& [k, t] : read_safetensors(path, wanted))
+      if (!state.emplace(k, t).second) throw Error(path + ": '" + k + "' is also in another shard");
   }
-  return out;
+  return state;
 }
 
 }  // namespace principia::trainer

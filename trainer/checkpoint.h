@@ -100,13 +100,23 @@ struct LoadedCheckpoint {
   TrainState state;
   std::map<std::string, at::Tensor> optimizer_state;  // CPU tensors; ZeRO-1 shards merged
 };
-// Verifies, then reads state.json and optimizer.safetensors. Throws principia::Error.
-LoadedCheckpoint load_checkpoint(const std::string& dir);
+// Verifies, then reads state.json and (read_optimizer) the optimizer state. Throws
+// principia::Error.
+LoadedCheckpoint load_checkpoint(const std::string& dir, bool read_optimizer = true);
 
-// A minimal safetensors writer/reader for named CPU tensors (F64 F32 F16 BF16 I64 I32 I16 I8
-// U8 BOOL). The reader checks the header and offsets and throws principia::Error naming the
-// file on anything malformed or truncated.
+// The optimizer state of a checkpoint: optimizer.safetensors, or every ZeRO shard merged. With
+// `wanted`, only the entries it accepts are read (a ZeRO rank reads what it owns, whichever
+// shard holds it); the others are checked in the headers but not read.
+std::map<std::string, at::Tensor> read_optimizer_state(const std::string& dir,
+                                                       const std::function<bool(const std::string&)>& wanted = {});
+
+// A minimal safetensors writer/reader for named tensors (F64 F32 F16 BF16 I64 I32 I16 I8 U8
+// BOOL). The writer streams one tensor at a time (one host copy of a tensor, never the whole
+// file); the reader reads the header, then only the tensors `wanted` accepts (all without it),
+// into CPU tensors, and throws principia::Error naming the file on anything malformed or
+// truncated.
 void write_safetensors(const std::string& path, const std::map<std::string, at::Tensor>& tensors);
-std::map<std::string, at::Tensor> read_safetensors(const std::string& path);
+std::map<std::string, at::Tensor> read_safetensors(const std::string& path,
+                                                   const std::function<bool(const std::string&)>& wanted = {});
 
 }  // namespace principia::trainer

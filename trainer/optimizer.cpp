@@ -23,17 +23,28 @@ AdamWOptions AdamWOptions::from(const config::OptimConfig& o) {
   return {o.betas[0], o.betas[1], o.eps, o.weight_decay, /*fused=*/true};
 }
 
-AdamW::AdamW(std::vector<NamedParam> params, AdamWOptions options)
-    : params_(std::move(params)), options_(options) {
+AdamW::AdamW(std::vector<NamedParam> params, AdamWOptions options, int rank, std::vector<int> owners)
+    : params_(std::move(params)), options_(options), owners_(std::move(owners)), rank_(rank) {
+  if (!owners_.empty() && owners_.size() != params_.size())
+    throw Error("AdamW: one owner per parameter expected");
   std::set<std::string> names;
-  for (const auto& p : params_) {
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const auto& p = params_[i];
     if (!p.tensor.defined()) throw Error("AdamW: parameter '" + p.name + "' is undefined");
     if (!names.insert(p.name).second) throw Error("AdamW: duplicate parameter name '" + p.name + "'");
-    auto opts = p.tensor.options().dtype(torch::kFloat);
-    State st{torch::zeros(p.tensor.sizes(), opts), torch::zeros(p.tensor.sizes(), opts), {}, 0};
-    if (p.tensor.scalar_type() != torch::kFloat) st.master = p.tensor.detach().to(torch::kFloat).clone();
+    State st;
+    if (owns(i)) {
+      auto opts = p.tensor.options().dtype(torch::kFloat);
+      st = State{torch::zeros(p.tensor.sizes(), opts), torch::zeros(p.tensor.sizes(), opts), {}, 0};
+      if (p.tensor.scalar_type() != torch::kFloat) st.master = p.tensor.detach().to(torch::kFloat).clone();
+    }
     state_.push_back(std::move(st));
   }
+}
+
+std::string AdamW::param_of_key(const std::string& key) {
+  const size_t dot = key.rfind('.');
+  return dot == std::string::npos ? key : key.substr(0, dot);
 }
 
 namespace {

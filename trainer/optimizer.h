@@ -42,7 +42,9 @@ struct AdamWOptions {
 // device and weight-decay group (AdamWOptions::fused).
 class AdamW {
  public:
-  AdamW(std::vector<NamedParam> params, AdamWOptions options);
+  // With `owners` (ZeRO: the rank that updates each parameter), state is allocated for this
+  // rank's parameters only: the peak never holds the unsharded state.
+  AdamW(std::vector<NamedParam> params, AdamWOptions options, int rank = 0, std::vector<int> owners = {});
 
   void step(double lr);  // updates the parameters this rank owns (all, unless sharded)
   void zero_grad();  // resets gradients to undefined (set_to_none)
@@ -61,6 +63,8 @@ class AdamW {
   // "<param>.step" (int64 scalar) and, for non-fp32 parameters, "<param>.master" (fp32).
   // Sharded: the owned parameters' entries only. Tensors alias the live state (clone to snapshot).
   std::map<std::string, at::Tensor> state_dict() const;
+  // The parameter a state_dict() key belongs to ("<param>.exp_avg" -> "<param>").
+  static std::string param_of_key(const std::string& key);
   // Restores from state_dict() output (sharded: the owned parameters' entries; others in
   // `state` are ignored, so the union of any sharding's shards restores any other sharding);
   // throws principia::Error naming a missing key or a shape mismatch (e.g. a checkpoint of

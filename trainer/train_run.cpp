@@ -8,6 +8,7 @@
 #include <sstream>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "core/files.h"
 #include "core/log.h"
@@ -178,11 +179,13 @@ void check_room_for_checkpoint(const std::string& run_dir, int64_t params, confi
                 " MiB (weights + optimizer state); free space or set run.output_dir elsewhere");
 }
 
-// ZeRO-1 and -2 (optim.zero_stage >= 1, more than one rank): this rank keeps optimizer state
-// (and, at stage 2, gradients) for its share of the parameters only.
-void maybe_shard(AdamW& optimizer, const config::Config& cfg, const Dist& dist) {
-  if (cfg.optim.zero_stage < 1 || dist.world_size() == 1) return;
-  optimizer.shard(dist.rank(), balanced_owners(optimizer.params(), dist.world_size()));
+// ZeRO-1 and -2 (optim.zero_stage >= 1, more than one rank): this rank allocates and keeps
+// optimizer state (and, at stage 2, gradients) for its share of the parameters only.
+AdamW make_optimizer(model::Transformer& model, const config::Config& cfg, const Dist& dist) {
+  std::vector<NamedParam> params = named_params(model);
+  if (cfg.optim.zero_stage < 1 || dist.world_size() == 1) return AdamW(std::move(params), AdamWOptions::from(cfg.optim));
+  std::vector<int> owners = balanced_owners(params, dist.world_size());
+  return AdamW(std::move(params), AdamWOptions::from(cfg.optim), dist.rank(), std::move(owners));
 }
 
 std::vector<torch::Tensor> tensors_of(const std::vector<NamedParam>& params) {
@@ -311,7 +314,7 @@ int run(const config::Config& cfg, const RunOptions& options) {
 
   LoadedCheckpoint ckpt;
   if (!resume_dir.empty()) {
-    ckpt = load_checkpoint(resume_dir);
+    ckpt = load_checkpoint(resume_dir, /*read_optimizer=*/false);
     if (ckpt.state.config_hash != resume_config_hash(cfg))
       log::warn("resuming from ", resume_dir, " with a different config than it was written with");
     log::info("resuming from ", resume_dir, " (step ", ckpt.state.step, ")");
@@ -397,8 +400,7 @@ int run(const config::Config& cfg, const RunOptions& options) {
     lo.prefetch = cfg.data.prefetch;
     data::Loader loader(src, lo);
     config::OptimConfig sft_optim = cfg.optim;
-    AdamW opt(named_params(*policy), AdamWOptions::from(cfg.optim));
-    maybe_shard(opt, cfg, *dist);
+    AdamW opt = make_optimizer(*policy, cfg, *dist);
     auto grads = gradient_reducer(opt, cfg, *dist);
     Progress bar("sft", cfg.trainer.sft_steps, main_rank ? stdout : nullptr);
     double recent = 0;
@@ -449,12 +451,15 @@ int run(const config::Config& cfg, const RunOptions& options) {
   lo.prompt_tokens = [&](const data::Record& r) { return format.prompt_length(r); };
   lo.prefetch = cfg.data.prefetch;
   data::Cursor start_cursor;
-  AdamW optimizer(named_params(*policy), AdamWOptions::from(cfg.optim));
-  maybe_shard(optimizer, cfg, *dist);  // before loading: a checkpoint of any sharding restores it
+  AdamW optimizer = make_optimizer(*policy, cfg, *dist);  // a checkpoint of any sharding restores it
   int64_t first_step = 0;
   if (!resume_dir.empty()) {
-    optimizer.load_state_dict(ckpt.optimizer_state);
-    ckpt.optimizer_state.clear();  // every rank read all shards; keep only what it owns
+    // Each rank reads only the state of the parameters it owns, from whichever shards hold it.
+    std::set<std::string> owned;
+    for (size_t i = 0; i < optimizer.params().size(); ++i)
+      if (optimizer.owns(i)) owned.insert(optimizer.params()[i].name);
+    optimizer.load_state_dict(read_optimizer_state(
+        resume_dir, [&](const std::string& key) { return owned.count(AdamW::param_of_key(key)) > 0; }));
     first_step = ckpt.state.step;
   }
   std::unique_ptr<data::Loader> loader_probe = std::make_unique<data::Loader>(src, [&] { auto l = lo; l.prefetch = 0; return l; }());

@@ -217,6 +217,27 @@ TEST(Checkpoint, TempDirsOfALiveWriterAreLeftAlone) {
   EXPECT_FALSE(fs::exists(run / "checkpoints" / dead));
 }
 
+TEST(Safetensors, ReadsOnlyTheWantedTensorsAndStillChecksTheRest) {
+  auto dir = principia::testing::temp_dir("st_wanted");
+  const std::string path = (dir / "s.safetensors").string();
+  std::map<std::string, at::Tensor> tensors;
+  torch::manual_seed(3);
+  tensors["a.exp_avg"] = torch::randn({3, 5});
+  tensors["b.exp_avg"] = torch::randn({7}).to(torch::kBFloat16);
+  tensors["b.step"] = torch::tensor(int64_t(4));
+  write_safetensors(path, tensors);
+  const auto all = read_safetensors(path);
+  ASSERT_EQ(all.size(), 3u);
+  for (const auto& [k, v] : tensors) EXPECT_TRUE(torch::equal(all.at(k), v)) << k;
+  const auto some = read_safetensors(path, [](const std::string& k) { return k.rfind("b.", 0) == 0; });
+  ASSERT_EQ(some.size(), 2u);
+  EXPECT_TRUE(torch::equal(some.at("b.exp_avg"), tensors["b.exp_avg"]));
+  // A file cut inside a tensor nobody wants is still refused: the header's offsets are checked.
+  const std::string bytes = read_file(path);
+  write_file_synced(path, bytes.substr(0, bytes.size() - 3));
+  EXPECT_THROW(read_safetensors(path, [](const std::string& k) { return k == "a.exp_avg"; }), Error);
+}
+
 TEST(TrainState, BadFieldsNameTheKey) {
   nlohmann::json j = to_json(make_contents(3).state);
   EXPECT_EQ(train_state_from_json(j, "s.json").step, 3);

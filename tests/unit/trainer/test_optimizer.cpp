@@ -127,6 +127,41 @@ TEST(AdamW, StateRoundTripContinuesBitwise) {
   for (size_t i = 0; i < ta.size(); ++i) EXPECT_TRUE(torch::equal(ta[i], tb[i])) << a[i].name;
 }
 
+TEST(AdamW, ShardedFromConstructionAllocatesOnlyOwnedStateAndStepsAsShardedLater) {
+  auto a = make_params(5);
+  auto b = make_params(5);
+  for (auto* ps : {&a, &b})
+    for (auto& p : *ps) p.tensor = p.tensor.to(torch::kBFloat16).detach().requires_grad_(true);
+  const std::vector<int> owners{1, 0, 1};  // this is rank 1: it owns a.weight and b
+  AdamW born(a, {}, /*rank=*/1, owners);
+  AdamW later(b, {});
+  later.shard(1, owners);
+  // Nothing was allocated for the parameter rank 0 owns: its keys are absent, the owned ones
+  // carry moments and a master.
+  auto sd = born.state_dict();
+  EXPECT_EQ(sd.count("a.bias.exp_avg"), 0u);
+  EXPECT_EQ(sd.count("a.bias.master"), 0u);
+  EXPECT_EQ(sd.count("a.weight.master"), 1u);
+  EXPECT_EQ(sd.count("b.exp_avg_sq"), 1u);
+  EXPECT_EQ(sd.size(), 2u * 4);
+  std::vector<at::Tensor> ta, tb;
+  for (auto& p : a) ta.push_back(p.tensor);
+  for (auto& p : b) tb.push_back(p.tensor);
+  for (int k = 0; k < 3; ++k) {
+    set_grads(ta, k);
+    set_grads(tb, k);
+    for (auto* ts : {&ta, &tb})
+      for (auto& t : *ts)
+        if (t.grad().defined()) t.mutable_grad() = t.grad().to(torch::kBFloat16);
+    born.step(1e-2);
+    later.step(1e-2);
+  }
+  for (size_t i = 0; i < ta.size(); ++i) EXPECT_TRUE(torch::equal(ta[i], tb[i])) << a[i].name;
+  EXPECT_TRUE(torch::equal(ta[1], make_params(5)[1].tensor.to(torch::kBFloat16)));  // not ours: untouched
+  EXPECT_EQ(AdamW::param_of_key("model.layers.0.mlp.up_proj.weight.exp_avg_sq"), "model.layers.0.mlp.up_proj.weight");
+  EXPECT_THROW(AdamW(make_params(5), {}, 0, {0, 1}), Error);  // one owner per parameter
+}
+
 TEST(AdamW, LoadRejectsMismatchedState) {
   AdamW opt(make_params(4), {});
   auto state = opt.state_dict();
