@@ -464,8 +464,9 @@ class BucketedGradReducer final : public Dist::GradReducer {
     size_t ready;
     std::vector<Part> parts;
   };
-  // Sharded: buckets whose reduction may still be in flight while backward goes on; older ones
-  // are waited for and freed as new ones launch, bounding the gradient copies held.
+  // Buckets whose reduction may still be in flight while backward goes on; older ones are
+  // waited for, written back and freed as new ones launch, bounding the gradient copies held
+  // to a few buckets instead of a second copy of every gradient.
   static constexpr size_t kInFlight = 2;
 
   void reset() {
@@ -507,6 +508,7 @@ class BucketedGradReducer final : public Dist::GradReducer {
       std::vector<at::Tensor> v{part.flat};
       collective(dist_, "gradient all_reduce", [&] { part.work = pg_->allreduce(v); });
       b.parts.push_back(std::move(part));
+      if (index + 1 > kInFlight) drain(index + 1 - kInFlight);  // at most a few flat copies alive
       return;
     }
     std::map<int, std::vector<size_t>> by_owner;  // ascending owner: the same order on every rank

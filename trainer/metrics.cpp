@@ -1,5 +1,7 @@
 #include "trainer/metrics.h"
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -35,6 +37,16 @@ double StepMetrics::get(const std::string& key) const {
   for (const auto& kv : items_)
     if (kv.first == key) return kv.second;
   throw Error("metrics: no value for '" + key + "'");
+}
+
+double current_rss_gib() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (!f) return NAN;
+  long pages = 0, resident = 0;
+  const int got = std::fscanf(f, "%ld %ld", &pages, &resident);
+  std::fclose(f);
+  if (got != 2) return NAN;
+  return double(resident) * double(::sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0 * 1024.0);
 }
 
 std::string metrics_json_line(int64_t step, const StepMetrics& metrics) {

@@ -28,6 +28,11 @@ class StepMetrics {
   std::vector<std::pair<std::string, double>> items_;
 };
 
+// This process's resident set now (/proc/self/statm), in GiB; NaN where unreadable. A run
+// records it once before building any model (`memory/baseline_rss_gib`), so that
+// `memory/peak_rss_gib` minus it is what training itself took.
+double current_rss_gib();
+
 // The JSON line for one step: {"step": N, "<key>": value, ...}. Non-finite values become null
 // (JSON has no NaN); they are still sent to TensorBoard, which shows them.
 std::string metrics_json_line(int64_t step, const StepMetrics& metrics);

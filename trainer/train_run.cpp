@@ -261,6 +261,7 @@ int run(const config::Config& cfg, const RunOptions& options) {
       check_divisible(cfg, "trainer.sft_batch_size", cfg.trainer.sft_batch_size, dist_env.world_size);
   }
   std::unique_ptr<Dist> dist = Dist::create(cfg.dist, options.mode == RunMode::kEval ? DistEnv{} : dist_env);
+  const double baseline_rss_gib = current_rss_gib();  // before any data, tokenizer or model
   const bool main_rank = dist->is_main();
   const int world = dist->world_size();
   fs::create_directories(run_dir);
@@ -473,7 +474,10 @@ int run(const config::Config& cfg, const RunOptions& options) {
   std::unique_ptr<MetricsWriter> metrics;  // rank 0's; every rank's metrics are already global
   if (main_rank) metrics = std::make_unique<MetricsWriter>(run_dir, cfg.log.tensorboard, first_step);
   auto write_metrics = [&](int64_t step, const StepMetrics& m) {
-    if (metrics) metrics->write(step, m);
+    if (!metrics) return;
+    StepMetrics with_baseline = m;
+    with_baseline.set("memory/baseline_rss_gib", baseline_rss_gib);
+    metrics->write(step, with_baseline);
   };
   auto grads = gradient_reducer(optimizer, cfg, *dist);
   GrpoContext ctx{cfg,       format, reward, *policy, reference.get(), optimizer, *dist, *grads,
