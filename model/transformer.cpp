@@ -17,9 +17,32 @@ torch::Dtype parse_dtype(const std::string& name) {
   throw Error("unsupported dtype '" + name + "' (float32, bfloat16 or float16)");
 }
 
+// ---- Linear, Embedding: torch::nn's math, parameters created as ParamInit says ----
+LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias, const ParamInit& init) {
+  weight = register_parameter("weight", torch::empty({out, in}, init.options));
+  if (with_bias) bias = register_parameter("bias", torch::empty({out}, init.options));
+  if (init.torch_init) {  // torch::nn::LinearImpl::reset_parameters
+    torch::NoGradGuard no_grad;
+    torch::nn::init::kaiming_uniform_(weight, std::sqrt(5));
+    if (with_bias) torch::nn::init::uniform_(bias, -1.0 / std::sqrt(double(in)), 1.0 / std::sqrt(double(in)));
+  }
+}
+
+Tensor LinearImpl::forward(const Tensor& x) { return F::linear(x, weight, bias); }
+
+EmbeddingImpl::EmbeddingImpl(int64_t num, int64_t dim, const ParamInit& init) {
+  weight = register_parameter("weight", torch::empty({num, dim}, init.options));
+  if (init.torch_init) {  // torch::nn::EmbeddingImpl::reset_parameters
+    torch::NoGradGuard no_grad;
+    torch::nn::init::normal_(weight);
+  }
+}
+
+Tensor EmbeddingImpl::forward(const Tensor& ids) { return torch::embedding(weight, ids); }
+
 // ---- RMSNorm: fp32 statistics, cast back, then the weight in the input dtype (as HF) ----
-RMSNormImpl::RMSNormImpl(int64_t dim, double eps_) : eps(eps_) {
-  weight = register_parameter("weight", torch::ones({dim}));
+RMSNormImpl::RMSNormImpl(int64_t dim, double eps_, const ParamInit& init) : eps(eps_) {
+  weight = register_parameter("weight", torch::ones({dim}, init.options));
 }
 
 Tensor RMSNormImpl::forward(const Tensor& x) {
@@ -42,21 +65,17 @@ Tensor apply_rope(const Tensor& x, const Tensor& cos, const Tensor& sin) {
   return x * cos + rotate_half(x) * sin;
 }
 
-torch::nn::Linear linear(int64_t in, int64_t out, bool bias) {
-  return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(bias));
-}
-
 }  // namespace
 
-AttentionImpl::AttentionImpl(const TransformerConfig& c)
+AttentionImpl::AttentionImpl(const TransformerConfig& c, const ParamInit& init)
     : num_heads(c.num_heads), num_kv_heads(c.num_kv_heads), head_dim(c.head_dim) {
-  q_proj = register_module("q_proj", linear(c.hidden_size, c.num_heads * c.head_dim, c.qkv_bias()));
-  k_proj = register_module("k_proj", linear(c.hidden_size, c.num_kv_heads * c.head_dim, c.qkv_bias()));
-  v_proj = register_module("v_proj", linear(c.hidden_size, c.num_kv_heads * c.head_dim, c.qkv_bias()));
-  o_proj = register_module("o_proj", linear(c.num_heads * c.head_dim, c.hidden_size, c.attention_bias));
+  q_proj = register_module("q_proj", Linear(c.hidden_size, c.num_heads * c.head_dim, c.qkv_bias(), init));
+  k_proj = register_module("k_proj", Linear(c.hidden_size, c.num_kv_heads * c.head_dim, c.qkv_bias(), init));
+  v_proj = register_module("v_proj", Linear(c.hidden_size, c.num_kv_heads * c.head_dim, c.qkv_bias(), init));
+  o_proj = register_module("o_proj", Linear(c.num_heads * c.head_dim, c.hidden_size, c.attention_bias, init));
   if (c.qk_norm()) {
-    q_norm = register_module("q_norm", RMSNorm(c.head_dim, c.rms_norm_eps));
-    k_norm = register_module("k_norm", RMSNorm(c.head_dim, c.rms_norm_eps));
+    q_norm = register_module("q_norm", RMSNorm(c.head_dim, c.rms_norm_eps, init));
+    k_norm = register_module("k_norm", RMSNorm(c.head_dim, c.rms_norm_eps, init));
   }
 }
 
@@ -91,22 +110,22 @@ Tensor AttentionImpl::forward(const Tensor& x, const Tensor& cos, const Tensor& 
   return o_proj(out.transpose(1, 2).reshape({B, T, num_heads * head_dim}));
 }
 
-MlpImpl::MlpImpl(const TransformerConfig& c) {
-  gate_proj = register_module("gate_proj", linear(c.hidden_size, c.intermediate_size, c.mlp_bias));
-  up_proj = register_module("up_proj", linear(c.hidden_size, c.intermediate_size, c.mlp_bias));
-  down_proj = register_module("down_proj", linear(c.intermediate_size, c.hidden_size, c.mlp_bias));
+MlpImpl::MlpImpl(const TransformerConfig& c, const ParamInit& init) {
+  gate_proj = register_module("gate_proj", Linear(c.hidden_size, c.intermediate_size, c.mlp_bias, init));
+  up_proj = register_module("up_proj", Linear(c.hidden_size, c.intermediate_size, c.mlp_bias, init));
+  down_proj = register_module("down_proj", Linear(c.intermediate_size, c.hidden_size, c.mlp_bias, init));
 }
 
 Tensor MlpImpl::forward(const Tensor& x) {
   return down_proj(F::silu(gate_proj(x)) * up_proj(x));
 }
 
-DecoderLayerImpl::DecoderLayerImpl(const TransformerConfig& c) {
-  self_attn = register_module("self_attn", Attention(c));
-  mlp = register_module("mlp", Mlp(c));
-  input_layernorm = register_module("input_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps));
+DecoderLayerImpl::DecoderLayerImpl(const TransformerConfig& c, const ParamInit& init) {
+  self_attn = register_module("self_attn", Attention(c, init));
+  mlp = register_module("mlp", Mlp(c, init));
+  input_layernorm = register_module("input_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps, init));
   post_attention_layernorm =
-      register_module("post_attention_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps));
+      register_module("post_attention_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps, init));
 }
 
 Tensor DecoderLayerImpl::forward(const Tensor& x, const Tensor& cos, const Tensor& sin,
@@ -115,11 +134,11 @@ Tensor DecoderLayerImpl::forward(const Tensor& x, const Tensor& cos, const Tenso
   return h + mlp(post_attention_layernorm(h));
 }
 
-DecoderImpl::DecoderImpl(const TransformerConfig& c) {
-  embed_tokens = register_module("embed_tokens", torch::nn::Embedding(c.vocab_size, c.hidden_size));
+DecoderImpl::DecoderImpl(const TransformerConfig& c, const ParamInit& init) {
+  embed_tokens = register_module("embed_tokens", Embedding(c.vocab_size, c.hidden_size, init));
   layers = register_module("layers", torch::nn::ModuleList());
-  for (int64_t i = 0; i < c.num_layers; ++i) layers->push_back(DecoderLayer(c));
-  norm = register_module("norm", RMSNorm(c.hidden_size, c.rms_norm_eps));
+  for (int64_t i = 0; i < c.num_layers; ++i) layers->push_back(DecoderLayer(c, init));
+  norm = register_module("norm", RMSNorm(c.hidden_size, c.rms_norm_eps, init));
 }
 
 // ---- activation checkpointing ----
@@ -224,11 +243,22 @@ std::pair<Tensor, double> rope_inv_freq(const TransformerConfig& c, int64_t seq_
 }
 
 // ---- the model ----
+Transformer::Transformer(const TransformerConfig& config, const torch::TensorOptions& options) : config_(config) {
+  config_.validate("model config");
+  const ParamInit init{options, /*torch_init=*/false};
+  model = register_module("model", Decoder(config_, init));
+  if (!config_.tie_word_embeddings)
+    lm_head = register_module("lm_head", Linear(config_.hidden_size, config_.vocab_size, false, init));
+  std::tie(inv_freq_, rope_attention_scaling_) = rope_inv_freq(config_);
+  rope_cached_len_ = config_.max_position_embeddings;
+}
+
 Transformer::Transformer(const TransformerConfig& config, double init_std) : config_(config) {
   config_.validate("model config");
-  model = register_module("model", Decoder(config_));
+  const ParamInit init{torch::TensorOptions().dtype(torch::kFloat32), /*torch_init=*/true};
+  model = register_module("model", Decoder(config_, init));
   if (!config_.tie_word_embeddings)
-    lm_head = register_module("lm_head", linear(config_.hidden_size, config_.vocab_size, false));
+    lm_head = register_module("lm_head", Linear(config_.hidden_size, config_.vocab_size, false, init));
   torch::NoGradGuard no_grad;
   for (auto& p : named_parameters()) {
     const std::string& n = p.key();

@@ -43,9 +43,36 @@ struct ForwardArgs {
   KVCache* cache = nullptr;  // when set, keys/values are appended and attended over
 };
 
+// How a module's parameters are created: empty (never initialised) in `options`' dtype and
+// device, so a model that is about to be loaded costs no random init and no fp32 host copy; with
+// `torch_init`, filled as torch::nn's Linear (kaiming uniform) and Embedding (normal) would be,
+// which keeps the random stream of a model initialised from scratch as it always was.
+struct ParamInit {
+  torch::TensorOptions options;
+  bool torch_init = false;
+};
+
+// y = x·Wᵀ + b, as torch::nn::Linear (parameters "weight" [out, in] and "bias" [out]).
+class LinearImpl : public torch::nn::Module {
+ public:
+  LinearImpl(int64_t in, int64_t out, bool bias, const ParamInit& init);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::Tensor weight, bias;
+};
+TORCH_MODULE(Linear);
+
+// Rows of "weight" [vocab, hidden] by id, as torch::nn::Embedding.
+class EmbeddingImpl : public torch::nn::Module {
+ public:
+  EmbeddingImpl(int64_t num, int64_t dim, const ParamInit& init);
+  torch::Tensor forward(const torch::Tensor& ids);
+  torch::Tensor weight;
+};
+TORCH_MODULE(Embedding);
+
 class RMSNormImpl : public torch::nn::Module {
  public:
-  RMSNormImpl(int64_t dim, double eps);
+  RMSNormImpl(int64_t dim, double eps, const ParamInit& init);
   torch::Tensor forward(const torch::Tensor& x);
   torch::Tensor weight;
   double eps;
@@ -54,11 +81,11 @@ TORCH_MODULE(RMSNorm);
 
 class AttentionImpl : public torch::nn::Module {
  public:
-  AttentionImpl(const TransformerConfig& c);
+  AttentionImpl(const TransformerConfig& c, const ParamInit& init);
   // x [B, T, H]; cos/sin [B, T, head_dim] in x's dtype; mask for SDPA (or undefined + causal).
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
                         const torch::Tensor& mask, bool causal, KVCache* cache, int64_t layer);
-  torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+  Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
   RMSNorm q_norm{nullptr}, k_norm{nullptr};  // Qwen3 only
   int64_t num_heads, num_kv_heads, head_dim;
 };
@@ -66,15 +93,15 @@ TORCH_MODULE(Attention);
 
 class MlpImpl : public torch::nn::Module {
  public:
-  MlpImpl(const TransformerConfig& c);
+  MlpImpl(const TransformerConfig& c, const ParamInit& init);
   torch::Tensor forward(const torch::Tensor& x);
-  torch::nn::Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+  Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
 };
 TORCH_MODULE(Mlp);
 
 class DecoderLayerImpl : public torch::nn::Module {
  public:
-  DecoderLayerImpl(const TransformerConfig& c);
+  DecoderLayerImpl(const TransformerConfig& c, const ParamInit& init);
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
                         const torch::Tensor& mask, bool causal, KVCache* cache, int64_t layer);
   Attention self_attn{nullptr};
@@ -86,8 +113,8 @@ TORCH_MODULE(DecoderLayer);
 // "model.*" in HF names.
 class DecoderImpl : public torch::nn::Module {
  public:
-  DecoderImpl(const TransformerConfig& c);
-  torch::nn::Embedding embed_tokens{nullptr};
+  DecoderImpl(const TransformerConfig& c, const ParamInit& init);
+  Embedding embed_tokens{nullptr};
   torch::nn::ModuleList layers{nullptr};
   RMSNorm norm{nullptr};
 };
@@ -98,6 +125,9 @@ class Transformer : public torch::nn::Module {
   // Parameters are allocated (fp32, CPU) and initialised like transformers does (normal(0,
   // init_std) for matrices, ones for norms); load weights with load_weights() (weights.h).
   explicit Transformer(const TransformerConfig& config, double init_std = 0.02);
+  // Parameters allocated in `options`' dtype and device and left uninitialised: for a model
+  // whose every weight is loaded next (load_pretrained).
+  Transformer(const TransformerConfig& config, const torch::TensorOptions& options);
 
   const TransformerConfig& config() const { return config_; }
 
@@ -132,7 +162,7 @@ class Transformer : public torch::nn::Module {
   torch::Device device();
 
   Decoder model{nullptr};
-  torch::nn::Linear lm_head{nullptr};  // null when tied
+  Linear lm_head{nullptr};  // null when tied
 
  private:
   // cos/sin [B, T, head_dim] for positions [B, T], cast to `dtype`.

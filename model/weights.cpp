@@ -76,10 +76,13 @@ void save_pretrained(Transformer& model, const std::string& dir, uint64_t max_sh
 
 std::shared_ptr<Transformer> load_pretrained(const std::string& dir, const LoadOptions& options) {
   HfCheckpoint ckpt(dir);
-  auto model = std::make_shared<Transformer>(ckpt.config());
   const torch::Dtype dtype = parse_dtype(options.dtype);
+  // Allocated where and as it will live, uninitialised: each weight is then copied once from the
+  // mapped file, converting on the way (no random init, no fp32 host copy of the model).
+  std::shared_ptr<Transformer> model;
   try {
-    model->to(torch::Device(options.device), dtype);
+    model = std::make_shared<Transformer>(ckpt.config(),
+                                          torch::TensorOptions().dtype(dtype).device(torch::Device(options.device)));
   } catch (const c10::Error& e) {
     throw Error("cannot use device '" + options.device + "': " + e.what_without_backtrace());
   }

@@ -202,6 +202,27 @@ TEST(Weights, SaveThenLoadGivesTheSameModel) {
   EXPECT_THROW(load_pretrained("/nonexistent/model"), Error);
 }
 
+TEST(Weights, LoadingAllocatesInTheTargetDtypeWithoutARandomInit) {
+  torch::NoGradGuard g;
+  auto m = make_model(Arch::kQwen3, false, 11);
+  auto dir = principia::testing::temp_dir("load_no_init");
+  save_pretrained(*m, dir.string());
+  // No random init: the global generator is where it was (an init would draw from it).
+  torch::manual_seed(5);
+  const Tensor before = torch::randn({4});
+  torch::manual_seed(5);
+  LoadOptions o;
+  o.dtype = "bfloat16";
+  auto loaded = load_pretrained(dir.string(), o);
+  EXPECT_TRUE(torch::equal(torch::randn({4}), before));
+  // Every parameter lives in bf16 and equals the stored fp32 weight rounded once.
+  auto want = m->named_parameters();
+  for (const auto& p : loaded->named_parameters()) {
+    EXPECT_EQ(p.value().scalar_type(), torch::kBFloat16) << p.key();
+    EXPECT_TRUE(torch::equal(p.value(), want[p.key()].to(torch::kBFloat16))) << p.key();
+  }
+}
+
 // ---- generation ----
 
 std::vector<int64_t> random_prompt(int64_t n, uint64_t seed) {
