@@ -130,6 +130,19 @@ void require_array(const ordered_json& j, const std::string& origin) {
   if (!j.is_array()) throw Error(origin + ": expected a JSON array of items");
 }
 
+// RMB's category path ("Harmlessness/..." or "Helpfulness/...", "" when absent) and the
+// principle a record of that category is judged by.
+std::string rmb_category(const ordered_json& item) {
+  if (item.contains("category_path") && item["category_path"].is_string())
+    return item["category_path"].get<std::string>();
+  return "";
+}
+
+std::string rmb_principle(const std::string& category) {
+  const bool harmless = starts_with(category, "Harmlessness") || starts_with(category, "harmlessness");
+  return harmless ? kRmbHarmlessPrinciple : kRmbHelpfulPrinciple;
+}
+
 }  // namespace
 
 ImportFormat parse_import_format(std::string_view name) {
@@ -314,11 +327,8 @@ std::vector<Record> import_rmb_bon(const ordered_json& items, const std::string&
     r.id = "rmb-" + (uid.is_string() ? uid.get<std::string>() : uid.dump());
     where = item_where(origin, "item " + std::to_string(i) + " (" + r.id + ")");
     r.prompt = rmb_prompt(it, where);
-    std::string category;
-    if (it.contains("category_path") && it["category_path"].is_string())
-      category = it["category_path"].get<std::string>();
-    bool harmless = starts_with(category, "Harmlessness") || starts_with(category, "harmlessness");
-    r.principle = harmless ? kRmbHarmlessPrinciple : kRmbHelpfulPrinciple;
+    const std::string category = rmb_category(it);
+    r.principle = rmb_principle(category);
     std::map<std::string, int> seen;
     auto add = [&](const ordered_json& cand, const std::string& cw, double score) {
       r.responses.emplace_back(unique_name(string_field(cand, "llm_name", cw), seen),
@@ -353,11 +363,8 @@ std::vector<Record> import_rmb_pairwise(const ordered_json& items, const std::st
     r.id = "rmb-pair-" + (uid.is_string() ? uid.get<std::string>() : uid.dump());
     where = item_where(origin, "item " + std::to_string(i) + " (" + r.id + ")");
     r.prompt = rmb_prompt(it, where);
-    std::string category;
-    if (it.contains("category_path") && it["category_path"].is_string())
-      category = it["category_path"].get<std::string>();
-    bool harmless = starts_with(category, "Harmlessness") || starts_with(category, "harmlessness");
-    r.principle = harmless ? kRmbHarmlessPrinciple : kRmbHelpfulPrinciple;
+    const std::string category = rmb_category(it);
+    r.principle = rmb_principle(category);
     std::map<std::string, int> seen;
     for (const char* key : {"chosen", "reject"}) {
       const ordered_json& cand = field(it, key, where);
