@@ -268,7 +268,7 @@ struct OptimConfig {
   int64_t warmup_steps = 0;
   double min_lr_ratio = 0.0;  // cosine/linear decay floor as a share of lr
   double grad_clip = 1.0;     // 0 = off
-  int64_t zero_stage = 0;     // 0 (replicated), 1 (optimizer state sharded), 2 (+ gradients)
+  int64_t zero_stage = 0;     // 0 replicated, 1 optimizer state sharded, 2 + gradients, 3 + weights
   template <class V> void visit(V& v) {
     v("lr", lr, positive());
     v("betas", betas);
@@ -278,7 +278,7 @@ struct OptimConfig {
     v("warmup_steps", warmup_steps, at_least(0));
     v("min_lr_ratio", min_lr_ratio, between(0, 1));
     v("grad_clip", grad_clip, at_least(0));
-    v("zero_stage", zero_stage, between(0, 2));
+    v("zero_stage", zero_stage, between(0, 3));
   }
 };
 

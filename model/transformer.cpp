@@ -274,6 +274,7 @@ torch::Dtype Transformer::dtype() { return model->embed_tokens->weight.scalar_ty
 torch::Device Transformer::device() { return model->embed_tokens->weight.device(); }
 
 Tensor Transformer::head_weight() {
+  if (gather_) gather_->acquire(ParamGather::kOuter);
   return lm_head ? lm_head->weight : model->embed_tokens->weight;
 }
 
@@ -324,6 +325,7 @@ Tensor Transformer::hidden_states(const Tensor& input_ids, const ForwardArgs& ar
   if (cache && start + T > cache->capacity())
     throw Error("Transformer: KV cache full (" + std::to_string(start + T) + " > capacity " +
                 std::to_string(cache->capacity()) + ")");
+  if (gather_) gather_->acquire(ParamGather::kOuter);
   Tensor x = model->embed_tokens(input_ids);
   Tensor positions = args.position_ids.defined()
                          ? args.position_ids
@@ -363,18 +365,21 @@ Tensor Transformer::hidden_states(const Tensor& input_ids, const ForwardArgs& ar
   const bool recompute = checkpointing_ && torch::GradMode::is_enabled() && !cache;
   for (int64_t i = 0; i < config_.num_layers; ++i) {
     auto* layer = model->layers[i]->as<DecoderLayerImpl>();
+    if (gather_) gather_->acquire(i);
     if (recompute && x.requires_grad()) {
       LayerInputs in{cos, sin, mask, causal, layer};
       x = CheckpointedLayer::apply(x, &in);
     } else {
       x = layer->forward(x, cos, sin, mask, causal, cache, i);
     }
+    if (gather_) x = gather_->after_layer(i, x);
   }
   if (cache) cache->length += T;
   return model->norm(x);
 }
 
 Tensor Transformer::decode_step(const Tensor& ids, const Tensor& positions, const Tensor& slot, KVCache& cache) {
+  if (gather_) gather_->acquire(ParamGather::kOuter);
   Tensor x = model->embed_tokens(ids);
   auto [cos, sin] = rope(positions, x.scalar_type());
   // The slot becomes valid; each row sees its valid slots up to this one (its prompt without
@@ -391,12 +396,16 @@ Tensor Transformer::decode_step(const Tensor& ids, const Tensor& positions, cons
     ~WriteSlot() { c.write_slot = Tensor(); }
   } scope{cache};
   cache.write_slot = slot;
-  for (int64_t i = 0; i < config_.num_layers; ++i)
+  for (int64_t i = 0; i < config_.num_layers; ++i) {
+    if (gather_) gather_->acquire(i);
     x = model->layers[i]->as<DecoderLayerImpl>()->forward(x, cos, sin, mask, /*causal=*/false, &cache, i);
+    if (gather_) x = gather_->after_layer(i, x);
+  }
   return model->norm(x);
 }
 
 Tensor Transformer::logits(const Tensor& hidden) {
+  if (gather_) gather_->acquire(ParamGather::kOuter);
   return lm_head ? lm_head(hidden) : F::linear(hidden, model->embed_tokens->weight);
 }
 

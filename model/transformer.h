@@ -33,6 +33,23 @@ struct KVCache {
   int64_t capacity() const { return keys.empty() ? 0 : keys[0].size(2); }
 };
 
+// Where a model's weights live when they are sharded across ranks (ZeRO-3, trainer/zero3.h):
+// the parameters keep their names and shapes but hold memory only while gathered. The model
+// asks for a layer's weights just before using them and hands the layer's output back, so the
+// implementation can release the weights and re-gather them for that layer's backward.
+// Unset (the default), the weights are always present and none of this is called.
+class ParamGather {
+ public:
+  static constexpr int64_t kOuter = -1;  // the embedding, the final norm and the head
+  virtual ~ParamGather() = default;
+  virtual void acquire(int64_t group) = 0;  // a layer index or kOuter; blocks until present
+  virtual torch::Tensor after_layer(int64_t layer, const torch::Tensor& output) = 0;
+  // Every weight present until release_all() (a collective over the ranks sharing the model):
+  // for phases with many forwards (generation, log-probs without grad, evaluation, saving).
+  virtual void gather_all() = 0;
+  virtual void release_all() = 0;
+};
+
 // Inputs to one forward pass beyond the token ids.
 struct ForwardArgs {
   // [B, T] int64 RoPE positions; undefined = 0..T-1 (or cache->length.. when decoding).
@@ -155,6 +172,10 @@ class Transformer : public torch::nn::Module {
   void set_gradient_checkpointing(bool on) { checkpointing_ = on; }
   bool gradient_checkpointing() const { return checkpointing_; }
 
+  // Sharded weights (ZeRO-3): `gather` is asked for each layer's weights before use. Not owned.
+  void set_param_gather(ParamGather* gather) { gather_ = gather; }
+  ParamGather* param_gather() const { return gather_; }
+
   // An empty cache for `batch` rows and `capacity` positions, in the model's dtype/device.
   KVCache make_cache(int64_t batch, int64_t capacity);
 
@@ -170,12 +191,30 @@ class Transformer : public torch::nn::Module {
 
   TransformerConfig config_;
   bool checkpointing_ = false;
+  ParamGather* gather_ = nullptr;
   torch::Tensor inv_freq_;  // [head_dim/2] fp32, on the device of the last call
   double rope_attention_scaling_ = 1.0;  // yarn: cos/sin are scaled by it
   // Dynamic NTK scaling (rope_scaling.type "dynamic"): as transformers, the frequencies are
   // recomputed when a forward reaches a position beyond the longest seen so far (and reset below
   // max_position_embeddings), so this state follows the calls, as transformers' rotary module's.
   int64_t rope_cached_len_ = 0;
+};
+
+// Every weight of `model` present for this scope (ParamGather::gather_all, a collective when the
+// model is sharded; nothing otherwise), released at its end.
+class FullWeights {
+ public:
+  explicit FullWeights(Transformer& model) : gather_(model.param_gather()) {
+    if (gather_) gather_->gather_all();
+  }
+  ~FullWeights() {
+    if (gather_) gather_->release_all();
+  }
+  FullWeights(const FullWeights&) = delete;
+  FullWeights& operator=(const FullWeights&) = delete;
+
+ private:
+  ParamGather* gather_;
 };
 
 // RoPE inverse frequencies [head_dim/2] (fp32, CPU) and the cos/sin scale for `config`'s

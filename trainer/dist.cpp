@@ -253,6 +253,32 @@ torch::Tensor Dist::all_gather(const torch::Tensor& t) {
   return out;
 }
 
+std::function<void()> Dist::all_gather_into(torch::Tensor out, torch::Tensor in) {
+  if (out.numel() != in.numel() * world_size())
+    throw Error("internal: all_gather_into: output must hold world_size inputs");
+  if (!grouped()) {
+    out.copy_(in);
+    return [] {};
+  }
+  c10::intrusive_ptr<c10d::Work> work;
+  collective(*this, "all_gather", [&] { work = impl_->pg->_allgather_base(out, in); });
+  return [this, work, out, in] { collective(*this, "all_gather", [&] { work->wait(); }); };
+}
+
+void Dist::reduce_scatter(torch::Tensor out, torch::Tensor in) {
+  if (in.numel() != out.numel() * world_size())
+    throw Error("internal: reduce_scatter: input must hold world_size outputs");
+  if (!grouped()) {
+    out.copy_(in);
+    return;
+  }
+  collective(*this, "reduce_scatter", [&] {
+    c10d::ReduceScatterOptions o;
+    o.reduceOp = c10d::ReduceOp::SUM;
+    impl_->pg->_reduce_scatter_base(out, in, o)->wait();
+  });
+}
+
 std::vector<double> Dist::all_reduce(std::vector<double> values, ReduceOp op) {
   if (!grouped() || values.empty()) return values;
   auto t = torch::from_blob(values.data(), {int64_t(values.size())}, torch::kFloat64).clone();

@@ -81,6 +81,12 @@ class Dist {
   // others wait for it through the store: not bounded by dist.timeout_s, which such work may
   // exceed, but failing at once if rank 0 fails or exits. Every rank calls it, in the same order.
   void on_rank0(const std::string& what, const std::function<void()>& work);
+  // ZeRO-3: `out` [W·n] receives every rank's `in` [n] in rank order. Returns the wait: call
+  // it before reading `out` (the gather may be in flight meanwhile). Without a process group,
+  // a copy. Tensors must be on the collective's device (this rank's GPU under NCCL).
+  std::function<void()> all_gather_into(torch::Tensor out, torch::Tensor in);
+  // ZeRO-3: `out` [n] receives the sum over ranks of their `in` [W·n]'s rank-th slice.
+  void reduce_scatter(torch::Tensor out, torch::Tensor in);
   // ZeRO-1: once each rank has updated the parameters it owns (owners[i]), every rank receives
   // them — one broadcast per owner and dtype, of the owner's parameters flattened.
   void broadcast_from_owners(const std::vector<torch::Tensor>& params, const std::vector<int>& owners);
@@ -118,6 +124,11 @@ class Dist {
     }
     // Gradients live on their owners only: the global norm needs a sum across ranks.
     virtual bool sharded() const { return false; }
+    // A pass without a micro-batch of its own must still run the model (ZeRO-3: the forward
+    // and backward issue the weight gathers the other ranks wait for); see zero3.h's idle_pass.
+    virtual bool needs_idle_pass() const { return false; }
+    // After the optimizer updated the parameters (ZeRO-3: gathered copies are stale).
+    virtual void after_step() {}
     // The building blocks: arm() before a backward whose gradients are reduced, finish() after
     // it (waits for the buckets, launches any whose parameters got no gradient, writes back).
     virtual void arm() = 0;

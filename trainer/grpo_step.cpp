@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include "core/log.h"
 #include "core/rng.h"
@@ -18,6 +19,7 @@
 #include "trainer/core_algos.h"
 #include "trainer/plan.h"
 #include "trainer/sequences.h"
+#include "trainer/zero3.h"
 
 namespace principia::trainer {
 namespace {
@@ -131,6 +133,8 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
                                            double(ctx.policy.parameters().front().element_size())) *
                         double(int64_t(longest_prompt) + cfg.rollout.max_new_tokens);
   const int64_t rows_per_call = generation_rows(cfg.rollout, int64_t(requests.size()), kv_row);
+  // ZeRO-3: the policy's full weights, gathered once for the rollout and the old log-probs.
+  std::optional<model::FullWeights> policy_weights(std::in_place, ctx.policy);
   auto generations = model::generate_in_batches(ctx.policy, requests, sampling, rows_per_call);
   const double rollout_s = seconds_since(t);
 
@@ -173,8 +177,12 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
   double entropy_sum = 0;
   std::vector<torch::Tensor> old_logp;
   if (!on_policy) old_logp = logprobs_no_grad(ctx.policy, seqs, alg.micro_batch_tokens, temperature, &entropy_sum);
+  policy_weights.reset();
   std::vector<torch::Tensor> ref_logp;
-  if (use_kl) ref_logp = logprobs_no_grad(*ctx.reference, seqs, alg.micro_batch_tokens, temperature);
+  if (use_kl) {
+    model::FullWeights reference_weights(*ctx.reference);
+    ref_logp = logprobs_no_grad(*ctx.reference, seqs, alg.micro_batch_tokens, temperature);
+  }
   const double reference_s = seconds_since(t);
 
   // ---- 5. Advantages per group (KL folded into the reward first when configured) ----
@@ -288,6 +296,7 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
       for (size_t k = 0; k < passes; ++k) {
         ctx.grads.before_backward(k, passes);
         if (k < mbs.size()) micro_batch_backward(mbs[k]);
+        else if (ctx.grads.needs_idle_pass()) idle_pass(ctx.policy);
         ctx.grads.after_backward(k, passes);
       }
       // Partial losses of one global loss; one read per mini-batch (the skip decision needs it).
@@ -300,6 +309,7 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
         continue;
       }
       ctx.dist.optimizer_step(ctx.optimizer, lr);  // ZeRO-1: each rank its shard, then broadcasts
+      ctx.grads.after_step();
       ctx.optimizer.zero_grad();
       loss_sum += mini_loss;
       grad_norm_sum += gn.norm;

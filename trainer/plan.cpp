@@ -99,6 +99,15 @@ Plan make_plan(const config::Config& cfg, int64_t world_size, int64_t vocab_size
   mem.master_weights = m.dtype == config::DType::kFloat32 ? 0.0 : P * 4.0 / shards;
   mem.optimizer = P * 8.0 / shards;
   mem.reference = cfg.algorithm.kl_coef > 0 ? P * b : 0.0;
+  if (cfg.optim.zero_stage >= 3) {
+    const auto& pc = plan.params;
+    const double outer = double(pc.embedding + pc.lm_head + pc.final_norm), layer = double(pc.per_layer);
+    mem.weights = P * b / double(world_size);
+    mem.reference /= double(world_size);
+    mem.grads = P * b / double(world_size) + 2.0 * (outer + layer) * b;
+    mem.gathered_update = (outer + 2.0 * layer) * b;
+    mem.gathered_rollout = P * b;
+  }
   mem.kv_cache = kv_per_token * double(t.max_tokens_per_sequence) * double(t.sequences_per_generate);
   const double T = double(cfg.algorithm.micro_batch_tokens);
   const double a = 4 * H + 3 * q + 3 * kv + 4 * I;
@@ -107,8 +116,8 @@ Plan make_plan(const config::Config& cfg, int64_t world_size, int64_t vocab_size
   mem.activations_checkpointed = T * (L * H + a) * b + logits;
   const double act = m.gradient_checkpointing ? mem.activations_checkpointed : mem.activations;
   const double resident = mem.weights + mem.master_weights + mem.optimizer + mem.reference;
-  mem.rollout = resident + mem.kv_cache;
-  mem.update = resident + mem.grads + act;
+  mem.rollout = resident + mem.kv_cache + mem.gathered_rollout;
+  mem.update = resident + mem.grads + act + mem.gathered_update;
   mem.peak_phase = mem.rollout > mem.update ? "rollout" : "update";
   mem.total = std::max(mem.rollout, mem.update);
   return plan;
@@ -136,6 +145,9 @@ std::string format_plan(const Plan& plan, const config::Config& cfg, double gpu_
      << "  KV cache (rollout)           " << gib(mem.kv_cache) << "\n"
      << "  activations                  " << gib(mem.activations) << "\n"
      << "  activations (checkpointing)  " << gib(mem.activations_checkpointed) << "\n"
+     << (cfg.optim.zero_stage >= 3 ? "  gathered weights (rollout)   " + gib(mem.gathered_rollout) + "\n" +
+                                          "  gathered weights (update)    " + gib(mem.gathered_update) + "\n"
+                                    : std::string())
      << "  rollout phase (no gradients) " << gib(mem.rollout) << "\n"
      << "  update phase                 " << gib(mem.update) << "  (gradient_checkpointing="
      << (cfg.model.gradient_checkpointing ? "true" : "false") << ")\n"
@@ -150,6 +162,8 @@ std::string format_plan(const Plan& plan, const config::Config& cfg, double gpu_
     const bool rollout = mem.total == mem.rollout;
     os << "warning: the peak per rank (" << gib(mem.total) << ", " << mem.peak_phase << " phase) exceeds "
        << gpu_memory_gib << " GiB (--gpu-memory-gib); largest items: weights " << gib(mem.weights)
+       << (cfg.optim.zero_stage >= 3 ? ", gathered weights " + gib(rollout ? mem.gathered_rollout : mem.gathered_update)
+                                     : std::string())
        << ", reference " << gib(mem.reference) << ", "
        << (rollout ? "KV cache " + gib(mem.kv_cache)
                    : "activations " + gib(cfg.model.gradient_checkpointing ? mem.activations_checkpointed

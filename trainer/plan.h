@@ -25,7 +25,7 @@ struct ParamCount {
 ParamCount count_parameters(const config::ModelConfig& model, int64_t vocab_size);
 
 // Bytes per rank. P = parameters, b = bytes of model.dtype (4 / 2), W = world size,
-// S = W with ZeRO-1 or -2 (optimizer state and fp32 masters sharded), else 1.
+// S = W with ZeRO-1, -2 or -3 (optimizer state and fp32 masters sharded), else 1.
 //   weights        P·b
 //   grads          P·b; ZeRO-2: P·b / W (the owned sums) + 3 gradient buckets (dist.bucket_mb:
 //                  the bucket being filled and two in flight), at most P·b
@@ -42,15 +42,25 @@ ParamCount count_parameters(const config::ModelConfig& model, int64_t vocab_size
 //                    gate, up, act(gate), act(gate)·up); logits and their gradient in fp32:
 //                    without checkpointing  T·L·a·b + 2·T·V·4
 //                    with checkpointing     T·(L·H + a)·b + 2·T·V·4  (layer inputs + one layer)
+// ZeRO-3 (S = W; optim.zero_stage: 3): the weights and the reference are sharded too, P·b / W
+// each, and the phases add what is gathered (E = embedding + lm_head + final norm, the outer
+// group; l = one layer's parameters):
+//   gathered       update: the outer group and two layers (the one computing and the next,
+//                  prefetched) in full, (E + 2·l)·b; rollout: every weight, P·b, gathered once
+//                  for the phase (the reference's log-probs gather it alike, without KV cache)
+//   grads          P·b / W (the shards' sums) + the outer group's full gradients, alive for all
+//                  of backward (the head's arrive first, the embedding's last), and one layer's,
+//                  each with the flat copy reduce-scattered: 2·(E + l)·b
 // The two phases of a step, and the peak:
 //   rollout        weights + master_weights + optimizer + reference + kv_cache (gradients are
-//                  freed after each update)
+//                  freed after each update) + gathered (ZeRO-3)
 //   update         weights + grads + master_weights + optimizer + reference + the activations
-//                  the config selects (model.gradient_checkpointing)
+//                  the config selects (model.gradient_checkpointing) + gathered (ZeRO-3)
 //   total          max(rollout, update): the peak per rank; peak_phase names which
 struct MemoryPlan {
   double weights = 0, grads = 0, master_weights = 0, optimizer = 0, reference = 0;
   double kv_cache = 0, activations = 0, activations_checkpointed = 0;
+  double gathered_rollout = 0, gathered_update = 0;  // ZeRO-3 only
   double rollout = 0, update = 0, total = 0;
   const char* peak_phase = "update";
 };

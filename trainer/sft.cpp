@@ -4,6 +4,7 @@
 
 #include "model/transformer.h"
 #include "trainer/sequences.h"
+#include "trainer/zero3.h"
 
 namespace principia::trainer {
 
@@ -45,6 +46,8 @@ SftBatchResult sft_update(model::Transformer& model, AdamW& optimizer, const Jud
       auto loss = -(lp.logp * lp.mask).sum() / double(std::max<int64_t>(1, total_tokens));
       loss.backward();
       loss_sum += loss.item<double>();
+    } else if (grads.needs_idle_pass()) {
+      idle_pass(model);
     }
     grads.after_backward(k, passes);
   }
@@ -60,6 +63,7 @@ SftBatchResult sft_update(model::Transformer& model, AdamW& optimizer, const Jud
     return r;
   }
   dist.optimizer_step(optimizer, lr);
+  grads.after_step();
   optimizer.zero_grad();
   return r;
 }

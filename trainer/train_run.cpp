@@ -33,6 +33,7 @@
 #include "trainer/optimizer.h"
 #include "trainer/plan.h"
 #include "trainer/sft.h"
+#include "trainer/zero3.h"
 
 namespace principia::trainer {
 namespace fs = std::filesystem;
@@ -180,8 +181,11 @@ void check_room_for_checkpoint(const std::string& run_dir, int64_t params, confi
 }
 
 // ZeRO-1 and -2 (optim.zero_stage >= 1, more than one rank): this rank allocates and keeps
-// optimizer state (and, at stage 2, gradients) for its share of the parameters only.
-AdamW make_optimizer(model::Transformer& model, const config::Config& cfg, const Dist& dist) {
+// optimizer state (and, at stage 2, gradients) for its share of the parameters only. ZeRO-3:
+// the optimizer updates this rank's shards of the weights (`shards`), nothing else.
+AdamW make_optimizer(model::Transformer& model, const config::Config& cfg, const Dist& dist,
+                     const ShardedParams* shards) {
+  if (shards) return AdamW(shards->shards(), AdamWOptions::from(cfg.optim));
   std::vector<NamedParam> params = named_params(model);
   if (cfg.optim.zero_stage < 1 || dist.world_size() == 1) return AdamW(std::move(params), AdamWOptions::from(cfg.optim));
   std::vector<int> owners = balanced_owners(params, dist.world_size());
@@ -195,8 +199,10 @@ std::vector<torch::Tensor> tensors_of(const std::vector<NamedParam>& params) {
 }
 
 // Gradients all-reduced (stages 0, 1) or reduced to the owner of each parameter (stage 2,
-// the optimizer's own sharding).
-std::unique_ptr<Dist::GradReducer> gradient_reducer(const AdamW& optimizer, const config::Config& cfg, Dist& dist) {
+// the optimizer's own sharding). Stage 3 reduce-scatters them in ShardedParams' hooks instead.
+std::unique_ptr<Dist::GradReducer> gradient_reducer(const AdamW& optimizer, const config::Config& cfg, Dist& dist,
+                                                    const ShardedParams* shards) {
+  if (shards) return nullptr;
   const bool sharded_grads = cfg.optim.zero_stage >= 2 && optimizer.sharded();
   return dist.grad_reducer(tensors_of(optimizer.params()), cfg.dist.bucket_mb << 20,
                            sharded_grads ? optimizer.owners() : std::vector<int>{});
@@ -356,12 +362,18 @@ int run(const config::Config& cfg, const RunOptions& options) {
     }
   }
 
+  // ZeRO-3: from here on each rank keeps only its shard of the policy's weights.
+  std::unique_ptr<ShardedParams> policy_shards;
+  if (cfg.optim.zero_stage == 3 && options.mode != RunMode::kEval)
+    policy_shards = std::make_unique<ShardedParams>(*policy, *dist, /*trainable=*/true);
+
   std::vector<data::Record> eval_items;
   if (!paths.eval.empty()) eval_items = read_all(paths.eval, cfg.eval.max_items);
   EvalOptions eval_options = EvalOptions::from(cfg);
   std::vector<std::pair<std::string, EvalSummary>> table;
   auto run_eval = [&](const std::string& label, const std::string& name) {
     if (eval_items.empty()) return;
+    model::FullWeights weights(*policy);  // ZeRO-3: gathered on every rank, used by rank 0
     dist->on_rank0("evaluation " + label, [&] {  // rank 0 evaluates, the others wait
       auto t0 = std::chrono::steady_clock::now();
       std::vector<ordered_json> judgments;
@@ -401,15 +413,16 @@ int run(const config::Config& cfg, const RunOptions& options) {
     lo.prefetch = cfg.data.prefetch;
     data::Loader loader(src, lo);
     config::OptimConfig sft_optim = cfg.optim;
-    AdamW opt = make_optimizer(*policy, cfg, *dist);
-    auto grads = gradient_reducer(opt, cfg, *dist);
+    AdamW opt = make_optimizer(*policy, cfg, *dist, policy_shards.get());
+    auto own_grads = gradient_reducer(opt, cfg, *dist, policy_shards.get());
+    Dist::GradReducer& grads = own_grads ? *own_grads : *policy_shards;
     Progress bar("sft", cfg.trainer.sft_steps, main_rank ? stdout : nullptr);
     double recent = 0;
     for (int64_t s = 0; s < cfg.trainer.sft_steps; ++s) {
       data::Batch b = loader.next();
       double lr = lr_at(sft_optim, cfg.trainer.sft_lr, s, cfg.trainer.sft_steps);
       auto r = sft_update(*policy, opt, format, b.items, b.indices, s, uint64_t(cfg.run.seed), lr,
-                          cfg.optim.grad_clip, cfg.algorithm.micro_batch_tokens, *dist, *grads);
+                          cfg.optim.grad_clip, cfg.algorithm.micro_batch_tokens, *dist, grads);
       if (int sig = agreed_stop()) {
         // SFT has no checkpoints (they start with GRPO): a resumed run redoes it, bit for bit.
         bar.finish();
@@ -426,6 +439,7 @@ int run(const config::Config& cfg, const RunOptions& options) {
     run_eval("sft", "step-sft");
   }
   if (options.mode == RunMode::kSft) {
+    model::FullWeights weights(*policy);
     dist->on_rank0("writing the SFT model", [&] {
       save_model_dir(run_dir + "/sft-model");
       print_table(table);
@@ -436,11 +450,16 @@ int run(const config::Config& cfg, const RunOptions& options) {
   // ---- GRPO ----
   // The frozen reference is the policy GRPO starts from (after SFT), kept beside the run.
   std::shared_ptr<model::Transformer> reference;
+  std::unique_ptr<ShardedParams> reference_shards;  // ZeRO-3: sharded as the policy is
   if (cfg.algorithm.kl_coef > 0) {
     std::string ref_dir = run_dir + "/reference";
-    if (resume_dir.empty()) dist->on_rank0("writing the reference model", [&] { save_model_dir(ref_dir); });
+    if (resume_dir.empty()) {
+      model::FullWeights weights(*policy);
+      dist->on_rank0("writing the reference model", [&] { save_model_dir(ref_dir); });
+    }
     reference = model::load_pretrained(ref_dir, load);
     for (auto& p : reference->parameters()) p.set_requires_grad(false);
+    if (policy_shards) reference_shards = std::make_unique<ShardedParams>(*reference, *dist, /*trainable=*/false);
   }
   auto src = std::shared_ptr<const data::RecordSource>(data::open_record_source(paths.train));
   data::LoaderOptions lo;
@@ -452,9 +471,18 @@ int run(const config::Config& cfg, const RunOptions& options) {
   lo.prompt_tokens = [&](const data::Record& r) { return format.prompt_length(r); };
   lo.prefetch = cfg.data.prefetch;
   data::Cursor start_cursor;
-  AdamW optimizer = make_optimizer(*policy, cfg, *dist);  // a checkpoint of any sharding restores it
+  AdamW optimizer = make_optimizer(*policy, cfg, *dist, policy_shards.get());  // any checkpoint restores it
   int64_t first_step = 0;
-  if (!resume_dir.empty()) {
+  if (!resume_dir.empty() && policy_shards) {
+    // The entries of the parameters this rank's shards overlap, re-cut into the shards.
+    std::set<std::string> needed;
+    for (const auto& name : policy_shards->params_needed()) needed.insert(name);
+    policy_shards->load_checkpoint_state(
+        optimizer, read_optimizer_state(resume_dir, [&](const std::string& key) {
+          return needed.count(AdamW::param_of_key(key)) > 0;
+        }));
+    first_step = ckpt.state.step;
+  } else if (!resume_dir.empty()) {
     // Each rank reads only the state of the parameters it owns, from whichever shards hold it.
     std::set<std::string> owned;
     for (size_t i = 0; i < optimizer.params().size(); ++i)
@@ -479,8 +507,9 @@ int run(const config::Config& cfg, const RunOptions& options) {
     with_baseline.set("memory/baseline_rss_gib", baseline_rss_gib);
     metrics->write(step, with_baseline);
   };
-  auto grads = gradient_reducer(optimizer, cfg, *dist);
-  GrpoContext ctx{cfg,       format, reward, *policy, reference.get(), optimizer, *dist, *grads,
+  auto own_grads = gradient_reducer(optimizer, cfg, *dist, policy_shards.get());
+  Dist::GradReducer& grads = own_grads ? *own_grads : *policy_shards;
+  GrpoContext ctx{cfg,       format, reward, *policy, reference.get(), optimizer, *dist, grads,
                   cfg.trainer.max_steps, 0, {}};
   if (const char* faults = std::getenv("PRINCIPIA_FAULT_NONFINITE_STEPS")) {
     std::stringstream list(faults);
@@ -495,13 +524,14 @@ int run(const config::Config& cfg, const RunOptions& options) {
     c.state.config_hash = resume_config_hash(cfg);
     c.state.data_cursor = nlohmann::json::parse(loader.cursor_json().dump());
     c.write_model = save_model_dir;
-    c.optimizer_state = optimizer.state_dict();
+    // ZeRO-3 writes the per-parameter format of the other stages (each rank its owners' share).
+    c.optimizer_state = policy_shards ? policy_shards->checkpoint_state(optimizer) : optimizer.state_dict();
     c.files = {{"config.resolved.yaml", resolved}};
     // Data-parallel ranks hold identical weights: rank 0 writes the checkpoint while the others
     // wait (nobody runs ahead of a checkpoint that might be needed). Under ZeRO-1 every rank
     // first writes its optimizer shard (fsynced) to a staging folder; rank 0 moves the shards
     // into the checkpoint before its MANIFEST, which then covers them too.
-    const bool sharded = optimizer.sharded();
+    const bool sharded = world > 1 && (optimizer.sharded() || policy_shards);
     const std::string staging = run_dir + "/.optimizer-shards-" + std::to_string(step);
     if (sharded) {
       c.optimizer_file = optimizer_shard_name(dist->rank(), world);
@@ -522,6 +552,7 @@ int run(const config::Config& cfg, const RunOptions& options) {
       };
     }
     std::string dir;
+    model::FullWeights weights(*policy);
     dist->on_rank0("writing checkpoint step-" + std::to_string(step), [&] {
       dir = save_checkpoint(run_dir, c, cfg.checkpoint.keep_last);
       if (sharded) fs::remove_all(staging);

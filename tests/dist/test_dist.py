@@ -379,3 +379,59 @@ def test_a_zero2_checkpoint_resumes_under_other_stages_and_world_sizes(binary, t
         out = resume(split)
         assert "resuming from" in out, out
         assert_same_run(full, split, [1, 2, 3, 4])
+
+
+# ZeRO-3 needs layers to shard: three, so that a layer's gather is prefetched while the one
+# before it computes (forward) or after it (backward).
+LAYERS = ["model.num_layers=3"]
+
+
+@pytest.mark.parametrize("checkpointing", ["false", "true"])
+def test_zero3_on_1_2_and_4_ranks_ends_with_the_weights_of_stage_0(binary, tmp_path, checkpointing):
+    """Weights sharded too (gathered per layer in forward and backward, the whole model for the
+    rollout, the reference sharded alike), with and without gradient checkpointing: the same
+    steps as one rank of stage 0 (same sampled tokens, losses and final weights within 1e-5)."""
+    extra = SHARDING + LAYERS + [f"model.gradient_checkpointing={checkpointing}"]
+    base = tmp_path / "one-rank"
+    run_one(binary, base, extra + ["optim.zero_stage=0"])
+    one = tmp_path / "w1-zero3"
+    run_one(binary, one, extra + ["optim.zero_stage=3"])
+    assert_same_run(base, one, [1, 2, 3])
+    for nproc in (2, 4):
+        run_dir = tmp_path / f"w{nproc}-zero3"
+        out = torchrun(binary, run_dir, extra + ["optim.zero_stage=3"], nproc=nproc)
+        assert f"rank 0 of {nproc}" in out
+        assert_same_run(base, run_dir, [1, 2, 3])
+        for step in (1, 2, 3):  # the rollouts sampled the same tokens
+            assert metrics(run_dir)[step]["response/length_mean"] == metrics(base)[step]["response/length_mean"]
+    # The checkpoint has the other stages' format: the full model, one optimizer shard per rank.
+    ckpt = tmp_path / "w2-zero3" / "checkpoints" / "step-000003"
+    shards = sorted(p.name for p in ckpt.glob("optimizer*.safetensors"))
+    assert shards == ["optimizer-rank-00000-of-00002.safetensors", "optimizer-rank-00001-of-00002.safetensors"]
+    s0, s1 = (load_file(str(ckpt / n)) for n in shards)
+    full = load_file(str(base / "checkpoints" / "step-000003" / "optimizer.safetensors"))
+    assert set(s0) | set(s1) == set(full) and not (set(s0) & set(s1))
+    for k, v in {**s0, **s1}.items():
+        assert np.allclose(v, full[k], atol=1e-5, rtol=1e-4), k
+
+
+def test_a_zero3_checkpoint_resumes_under_other_stages_and_world_sizes(binary, tmp_path):
+    """Stopped after step 2 and resumed: ZeRO-3 on 2 ranks into ZeRO-3 on 2 ranks (bitwise the
+    uninterrupted run), into stage 0 on 1 rank; ZeRO-2 on 2 ranks into ZeRO-3 on 4 ranks (the
+    optimizer state re-cut into other shards): each ends where the uninterrupted run ends."""
+    extra = SHARDING + LAYERS + ["optim.schedule=constant", "trainer.sft_steps=0", "checkpoint.every=2"]
+    full = tmp_path / "full"
+    torchrun(binary, full, extra + ["optim.zero_stage=3", "trainer.max_steps=4"])
+    cases = (
+        ("same", 3, lambda d: torchrun(binary, d, extra + ["optim.zero_stage=3", "trainer.max_steps=4"], resume=True), 0.0),
+        ("to-1-rank", 3, lambda d: run_one(binary, d, extra + ["optim.zero_stage=0", "trainer.max_steps=4"],
+                                           resume=True), 1e-5),
+        ("2-to-3", 2, lambda d: torchrun(binary, d, extra + ["optim.zero_stage=3", "trainer.max_steps=4"],
+                                         nproc=4, resume=True), 1e-5),
+    )
+    for name, first_stage, resume, tol in cases:
+        split = tmp_path / name
+        torchrun(binary, split, extra + [f"optim.zero_stage={first_stage}", "trainer.max_steps=2"])
+        out = resume(split)
+        assert "resuming from" in out, out
+        assert_same_run(full, split, [1, 2, 3, 4], tol=tol)

@@ -229,6 +229,21 @@ TEST(PlanCli, Qwen3_8BConfigWithoutTheModelFolderAndTheDemo) {
                    &out);
   ASSERT_EQ(rc, 0) << out;
   EXPECT_LE(peak_gib(out), 72.0) << out;
+  rc = run_command("QWEN3_14B_DIR=/nonexistent " + principia_binary() + " plan " + configs +
+                       "qwen3-14b-grpo.yaml --world-size 16",
+                   &out);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("world 16, ZeRO-3"), std::string::npos) << out;
+  EXPECT_LE(peak_gib(out), 72.0) << out;
+  EXPECT_EQ(out.find("warning:"), std::string::npos) << out;
+  // Qwen3-32B's shape: gathering its weights for the rollout alone overflows, and plan says so.
+  rc = run_command("QWEN3_14B_DIR=/nonexistent " + principia_binary() + " plan " + configs +
+                       "qwen3-14b-grpo.yaml --world-size 16 model.intermediate_size=25600 model.num_layers=64 "
+                       "model.num_heads=64",
+                   &out);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("rollout phase) exceeds 80 GiB"), std::string::npos) << out;
+  EXPECT_NE(out.find("gathered weights"), std::string::npos) << out;
   // Without the KV budget and ZeRO-2 the 8B recipe does not fit, and plan says where.
   rc = run_command("QWEN3_8B_DIR=/nonexistent " + principia_binary() + " plan " + configs +
                        "qwen3-8b-grpo.yaml --world-size 8 optim.zero_stage=1 rollout.kv_cache_gib=0",

@@ -195,6 +195,22 @@ TEST(Plan, MemoryAndTokensByHand) {
     EXPECT_EQ(big2.memory.optimizer, big1.memory.optimizer);
     EXPECT_EQ(big1.memory.total - big2.memory.total, big1.memory.grads - big2.memory.grads);
     EXPECT_EQ(make_plan(c2, 1, 151936).memory.grads, big1.memory.grads);  // one rank: nothing to shard
+    // ZeRO-3: weights, reference and gradients sharded; the update holds the outer group (E =
+    // embedding + head + final norm) and two layers gathered, the outer group's and one layer's
+    // gradients with their flat copies; the rollout gathers every weight once.
+    c2.optim.zero_stage = 3;
+    const Plan big3 = make_plan(c2, 8, 151936);
+    const double P = double(big3.params.total), E = double(big3.params.embedding + big3.params.lm_head + 4096);
+    const double l = double(big3.params.per_layer);
+    EXPECT_DOUBLE_EQ(big3.memory.weights, P * 2 / 8);
+    EXPECT_DOUBLE_EQ(big3.memory.reference, P * 2 / 8);
+    EXPECT_DOUBLE_EQ(big3.memory.grads, P * 2 / 8 + 2 * (E + l) * 2);
+    EXPECT_DOUBLE_EQ(big3.memory.gathered_update, (E + 2 * l) * 2);
+    EXPECT_DOUBLE_EQ(big3.memory.gathered_rollout, P * 2);
+    EXPECT_EQ(big3.memory.optimizer, big2.memory.optimizer);
+    EXPECT_DOUBLE_EQ(big3.memory.rollout, big3.memory.weights + big3.memory.master_weights + big3.memory.optimizer +
+                                              big3.memory.reference + big3.memory.kv_cache + P * 2);
+    EXPECT_EQ(big2.memory.gathered_rollout, 0);  // other stages gather nothing
   }
   // a = 4·4 + 3·4 + 3·2 + 4·8 = 66; T = 5: 5·2·66·2 = 1320; logits 2·5·10·4 = 400 -> 1720
   EXPECT_EQ(mem.activations, 1720);
