@@ -35,3 +35,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   [ "${PIPESTATUS[0]}" -eq 0 ] || { echo "setup: pip install failed" >&2; exit 1; }
   echo "$want" > "$stamp"
 fi
+
+# The serving clients' own venvs (RewardAnything, vLLM) for the serving interop tests: never fatal,
+# a client that does not install is reported and its test skips.
+bash "$root/launch/setup_serving_venvs.sh" || echo "setup: serving venvs skipped (launch/setup_serving_venvs.sh failed)"

@@ -5,7 +5,9 @@ context long enough for the package's system prompt) is exported, and
 and a ranking under the request's own names.
 
 The package pins its own dependencies (fastapi, openai, scipy, pydantic, accelerate), so it lives
-in its own venv, which sees the project venv's torch and transformers through a .pth file:
+in its own venv, .venv-rewardanything, which sees the project venv's torch and transformers through
+a .pth file. launch/setup.sh makes it (launch/setup_serving_venvs.sh) where pip can install the
+package; by hand:
 
     python3.11 -m venv .venv-rewardanything
     echo "$PWD/.venv/lib/python3.11/site-packages" > \
@@ -51,7 +53,7 @@ print(json.dumps(out))
 def rewardanything_python():
     p = os.environ.get("PRINCIPIA_REWARDANYTHING_PYTHON") or str(ROOT / ".venv-rewardanything" / "bin" / "python")
     if not os.path.exists(p):
-        pytest.skip(f"no RewardAnything venv at {p} (see this file's docstring to create one)")
+        pytest.skip(f"no RewardAnything venv at {p} (bash launch/setup.sh makes it where the package installs)")
     probe = subprocess.run([p, "-c", "import rewardanything, accelerate, transformers"], capture_output=True, text=True)
     if probe.returncode != 0:
         pytest.skip(f"{p} cannot import rewardanything: {probe.stderr.strip().splitlines()[-1:]}")
