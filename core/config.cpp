@@ -420,6 +420,9 @@ void validate_for_training(const Config& c) {
     fail("tokenizer.path", "no tokenizer: set tokenizer.path, model.path, or tokenizer.train: true");
   if (!c.model.path.empty() && !fs::is_directory(c.model.path))
     fail("model.path", "not a directory: " + c.model.path);
+  if (c.model.dtype == DType::kFloat16)
+    fail("model.dtype", "float16 training needs loss scaling, which principia does not have: use bfloat16 "
+                        "(the same memory, float32's exponent range) or float32; float16 is for eval only");
 }
 
 std::string to_yaml(const Config& cfg) { return emit_yaml(to_tree(cfg)); }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Compiles principia against a CUDA LibTorch on a machine without a GPU (issue 9: compile
+# Compiles principia against a CUDA LibTorch on a machine without a GPU (compile
 # coverage of the CUDA paths): a venv with torch==2.14.1 (a CUDA 13 build; on these machines pip
 # takes it from local disk, 5.4 GB) in .venv-cuda, a build in build-cuda, every target linked.
 # Nothing is run: there is no GPU here. launch/test.sh runs this last where a CUDA toolkit is

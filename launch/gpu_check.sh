@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One short run on a GPU machine that reaches no package registry (issue 9): builds principia
+# One short run on a GPU machine that reaches no package registry: builds principia
 # against that machine's PyTorch (its LibTorch, CUDA) and the Debian packages bundled in deps/
 # by launch/bundle_deps.sh, runs the CUDA tests (label `cuda`), then the GPU benchmarks beside
 # transformers (bench/model/gpu_bench.py), and writes everything to $OUT (or build-gpu/out):

@@ -1,6 +1,5 @@
 #include "trainer/checkpoint.h"
 
-#include <ATen/CPUGeneratorImpl.h>
 #include <fcntl.h>
 #include <torch/torch.h>
 #include <unistd.h>
@@ -83,23 +82,6 @@ std::string manifest_body(const fs::path& dir) {
   return body;
 }
 
-// ---- hex ----
-std::string to_hex(const uint8_t* p, size_t n) {
-  static const char* d = "0123456789abcdef";
-  std::string s(2 * n, '0');
-  for (size_t i = 0; i < n; ++i) {
-    s[2 * i] = d[p[i] >> 4];
-    s[2 * i + 1] = d[p[i] & 15];
-  }
-  return s;
-}
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // ---- safetensors dtypes ----
 struct DtypeName {
   at::ScalarType type;
@@ -121,18 +103,6 @@ nlohmann::json to_json(const TrainState& s) {
   j["world_size"] = s.world_size;
   j["config_hash"] = s.config_hash;
   j["data_cursor"] = s.data_cursor;
-  nlohmann::ordered_json rngs = nlohmann::ordered_json::object();
-  for (const auto& [name, st] : s.rngs) {
-    nlohmann::ordered_json words = nlohmann::ordered_json::array();
-    for (uint64_t w : st) {  // hex strings: JSON readers that use doubles would lose bits
-      char buf[19];
-      std::snprintf(buf, sizeof(buf), "0x%016llx", static_cast<unsigned long long>(w));
-      words.push_back(buf);
-    }
-    rngs[name] = words;
-  }
-  j["rngs"] = rngs;
-  j["torch_rng"] = s.torch_rng;
   j["extra"] = s.extra;
   return nlohmann::json::parse(j.dump());  // plain json for the caller (keys sorted)
 }
@@ -159,53 +129,9 @@ TrainState train_state_from_json(const nlohmann::json& j, const std::string& fil
   if (!hash.is_string()) throw fail("config_hash", "must be a string");
   s.config_hash = hash.get<std::string>();
   s.data_cursor = need("data_cursor");
-  const auto& rngs = need("rngs");
-  if (!rngs.is_object()) throw fail("rngs", "must be an object");
-  for (const auto& [name, words] : rngs.items()) {
-    const std::string key = "rngs." + name;
-    if (!words.is_array() || words.size() != 4) throw fail(key, "must be 4 hex strings");
-    std::array<uint64_t, 4> st{};
-    for (size_t i = 0; i < 4; ++i) {
-      if (!words[i].is_string()) throw fail(key, "must be 4 hex strings");
-      const std::string w = words[i].get<std::string>();
-      char* end = nullptr;
-      errno = 0;
-      st[i] = std::strtoull(w.c_str(), &end, 16);
-      if (w.empty() || errno != 0 || *end != '\0') throw fail(key, "bad hex word '" + w + "'");
-    }
-    s.rngs[name] = st;
-  }
-  const auto& trng = need("torch_rng");
-  if (!trng.is_string()) throw fail("torch_rng", "must be a hex string");
-  s.torch_rng = trng.get<std::string>();
+  // "rngs" and "torch_rng", written by earlier versions and never read, are ignored.
   if (auto it = j.find("extra"); it != j.end()) s.extra = *it;
   return s;
-}
-
-std::string torch_rng_state_hex() {
-  auto gen = at::detail::getDefaultCPUGenerator();
-  std::lock_guard<std::mutex> lock(gen.mutex());
-  at::Tensor st = gen.get_state().contiguous();
-  return to_hex(st.data_ptr<uint8_t>(), size_t(st.numel()));
-}
-
-void restore_torch_rng_state_hex(const std::string& hex) {
-  if (hex.size() % 2 != 0) throw Error("torch_rng: odd-length hex string");
-  at::Tensor st = torch::empty({int64_t(hex.size() / 2)}, torch::kUInt8);
-  uint8_t* p = st.data_ptr<uint8_t>();
-  for (size_t i = 0; i < hex.size() / 2; ++i) {
-    int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) throw Error("torch_rng: not a hex string");
-    p[i] = uint8_t(hi * 16 + lo);
-  }
-  auto gen = at::detail::getDefaultCPUGenerator();
-  std::lock_guard<std::mutex> lock(gen.mutex());
-  try {
-    gen.set_state(st);
-  } catch (const c10::Error& e) {
-    throw Error(std::string("torch_rng: not a CPU generator state (") + e.what_without_backtrace() +
-                ")");
-  }
 }
 
 // ------------------------------------------------------------------------------------------

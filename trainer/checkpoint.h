@@ -6,7 +6,7 @@
 //                           safetensors format, so Python's `safetensors` reads it too
 //   optimizer-rank-RRRRR-of-WWWWW.safetensors
 //                           instead, under ZeRO-1: each rank's shard (disjoint names)
-//   state.json              TrainState: step, data cursor, RNG states, config hash, world size
+//   state.json              TrainState: step, data cursor, config hash, world size
 //   <extra files>           e.g. config.resolved.yaml
 //   MANIFEST                one line per file: "<size> <sha256> <relative path>", sorted by path,
 //                           then "# sha256 <sha256 of the lines above>" (detects a bad MANIFEST)
@@ -30,23 +30,20 @@
 
 namespace principia::trainer {
 
-// What state.json holds.
+// What state.json holds. No random generator state: every draw of a run is a function of
+// run.seed, the step and the item or row index (core/rng.h), and the loader's order is in its
+// cursor, so a resumed run draws what the uninterrupted one would.
 struct TrainState {
   int64_t step = 0;
   int64_t world_size = 1;
   std::string config_hash;                               // sha256 of the resolved config
   nlohmann::json data_cursor = nlohmann::json::object();  // the loader's own resume blob
-  std::map<std::string, std::array<uint64_t, 4>> rngs;    // principia::Rng states by name
-  std::string torch_rng;                                  // torch CPU generator state, hex
   nlohmann::json extra = nlohmann::json::object();        // anything else the caller needs
 };
 nlohmann::json to_json(const TrainState& s);
 // Throws principia::Error naming `file` and the key path on a missing / mistyped field.
 TrainState train_state_from_json(const nlohmann::json& j, const std::string& file);
 
-// The default torch CPU generator's state as hex, and back (for TrainState::torch_rng).
-std::string torch_rng_state_hex();
-void restore_torch_rng_state_hex(const std::string& hex);  // throws principia::Error
 
 struct CheckpointContents {
   TrainState state;

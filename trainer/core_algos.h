@@ -3,13 +3,16 @@
 //
 // The GRPO step uses them in this order (DESIGN.md §One GRPO step):
 //   rewards [groups, G]   --(kl_in_reward: apply_kl_to_rewards)-->  compute_advantages
-//   logits -> token_log_probs / entropy_from_logits
+//   log-probs and entropy of the sampled tokens: model/token_logprobs, chunked over positions
+//     so no [B, T, V] tensor is ever held; token_log_probs / entropy_from_logits below are the
+//     unchunked definitions the tests hold it to
 //   policy_loss(logp, old_logp, A, mask) . pg          --aggregate_loss-->  pg_loss
 //   kl_penalty(logp, ref_logp)                         --aggregate_loss-->  kl_loss  (× β)
 //   entropy                                            --aggregate_loss-->  ent_loss (× η)
 //   loss = pg_loss + β·kl_loss − η·ent_loss;  loss.backward() per micro-batch.
-// aggregate_loss divides by GLOBAL counts (LossNorm, summed over the mini-batch's micro-batches
-// and ranks with count_tokens), so the micro-batch losses add up to the mini-batch loss.
+// aggregate_loss divides by GLOBAL counts (LossNorm: the step sums the response lengths of the
+// mini-batch over its micro-batches and ranks), so the micro-batch losses add up to the
+// mini-batch loss. count_tokens gives the same counts from a mask.
 #pragma once
 
 #include <ATen/core/Tensor.h>

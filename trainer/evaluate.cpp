@@ -19,6 +19,7 @@ EvalOptions EvalOptions::from(const config::Config& cfg) {
   o.max_new_tokens = cfg.eval.max_new_tokens > 0 ? cfg.eval.max_new_tokens : cfg.rollout.max_new_tokens;
   o.temperature = cfg.rollout.temperature;
   o.top_p = cfg.rollout.top_p;
+  o.top_k = cfg.rollout.top_k;
   o.seed = uint64_t(cfg.run.seed);
   o.write_judgments = cfg.eval.write_judgments;
   return o;
@@ -41,6 +42,7 @@ ordered_json evaluate(model::Transformer& model, const JudgeFormat& format,
   sampling.max_new_tokens = options.max_new_tokens;
   sampling.temperature = options.temperature;
   sampling.top_p = options.top_p;
+  sampling.top_k = options.top_k;
   sampling.eos_ids = format.stop_ids();
   sampling.use_config_eos = false;
 

@@ -25,6 +25,7 @@ struct EvalOptions {
   int64_t max_new_tokens = 256;
   double temperature = 1.0;
   double top_p = 1.0;
+  int64_t top_k = 0;  // 0 = off
   int64_t batch = 64;           // sequences generated together
   uint64_t seed = 0;
   bool write_judgments = false;  // every judgment to RUN/eval/<name>.judgments.jsonl

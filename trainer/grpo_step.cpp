@@ -187,6 +187,7 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
 
   // ---- 5. Advantages per group (KL folded into the reward first when configured) ----
   torch::Tensor shaped = rewards_t;
+  double reward_kl_sum = 0, reward_kl_tokens = 0;  // Σ_s Σ_t kl·mask and Σ mask, for the metrics
   if (use_kl && alg.kl_in_reward) {
     std::vector<size_t> all(N);
     for (size_t n = 0; n < N; ++n) all[n] = n;
@@ -197,6 +198,8 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
     auto kl = kl_penalty(gather_padded(old_logp, all, R, torch::kCPU), gather_padded(ref_logp, all, R, torch::kCPU),
                          alg.kl_estimator);
     shaped = apply_kl_to_rewards(rewards_t.flatten(), kl, mask, alg.kl_coef).view_as(rewards_t);
+    reward_kl_sum = (kl * mask).sum().item<double>();
+    reward_kl_tokens = mask.sum().item<double>();
   }
   // Over the global batch (rank blocks in rank order): batch-std needs every group; the
   // per-group modes give the same values either way.
@@ -330,12 +333,13 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
   for (const auto& s : seqs) update_tokens += s.length();
   {
     auto sums = ctx.dist.all_reduce({pg_sum, kl_sum, ent_sum, clipped, dual, tokens, entropy_sum, double(response_tokens),
-                                     double(truncated), double(update_tokens)},
+                                     double(truncated), double(update_tokens), reward_kl_sum, reward_kl_tokens},
                                     ReduceOp::kSum);
     pg_sum = sums[0], kl_sum = sums[1], ent_sum = sums[2];
     clipped = sums[3], dual = sums[4], tokens = sums[5];
     entropy_sum = sums[6], response_tokens = int64_t(sums[7]), truncated = int64_t(sums[8]);
     update_tokens = int64_t(sums[9]);
+    reward_kl_sum = sums[10], reward_kl_tokens = sums[11];
     component_sums = ctx.dist.all_reduce(component_sums, ReduceOp::kSum);
     all_reduce_sums(ctx.dist, judged);
     ratio_min = ctx.dist.all_reduce(ratio_min, ReduceOp::kMin);
@@ -358,7 +362,11 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
   m.set("advantage/zero_variance_groups", double(adv.zero_variance_groups) / double(std::max<int64_t>(1, adv.groups)));
   m.set("loss/total", loss_sum / double(mini_count));
   m.set("loss/pg", pg_sum / double(mini_count));
-  if (use_kl) m.set("loss/kl", kl_sum / double(mini_count));
+  if (use_kl && !alg.kl_in_reward) m.set("loss/kl", kl_sum / double(mini_count));
+  if (use_kl && alg.kl_in_reward) {  // the KL shaped the rewards, it is not in the loss
+    m.set("reward/kl_penalty", alg.kl_coef * reward_kl_sum / double(N_all));  // mean β·Σ_t kl subtracted
+    m.set("kl/token_mean", reward_kl_sum / std::max(1.0, reward_kl_tokens));
+  }
   if (alg.entropy_coef > 0) m.set("loss/entropy", ent_sum / double(mini_count));
   double tok = std::max(1.0, tokens);
   m.set("policy/clip_fraction", clipped / tok);
@@ -380,7 +388,7 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
   m.set("time/step_s", seconds_since(step_start));
   m.set("throughput/rollout_tokens_per_s", double(response_tokens) / std::max(1e-9, rollout_s));
   m.set("throughput/update_tokens_per_s", double(update_tokens * alg.ppo_epochs) / std::max(1e-9, update_s));
-  m.set("memory/peak_rss_gib", peak_rss_gib());  // GPU peak memory (CUDACachingAllocator stats) belongs to the GPU work, issue 9.
+  m.set("memory/peak_rss_gib", peak_rss_gib());  // host memory; on a GPU the device peak is not reported yet
   return m;
 }
 

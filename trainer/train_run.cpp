@@ -85,8 +85,16 @@ DataPaths prepare_data(const config::Config& cfg, const std::string& run_dir) {
   return p;
 }
 
-std::vector<data::Record> read_all(const std::string& path, int64_t max_items) {
-  auto src = data::open_record_source(path);
+// How the run reads its data files: data.skip_bad skips (and logs) bad JSONL records instead of
+// failing on the first.
+data::SourceOptions source_options(const config::Config& cfg) {
+  data::SourceOptions o;
+  o.skip_bad = cfg.data.skip_bad;
+  return o;
+}
+
+std::vector<data::Record> read_all(const std::string& path, int64_t max_items, const data::SourceOptions& options) {
+  auto src = data::open_record_source(path, options);
   int64_t n = src->size();
   if (max_items > 0) n = std::min(n, max_items);
   std::vector<data::Record> out;
@@ -107,7 +115,7 @@ std::string train_tokenizer(const config::Config& cfg, const std::string& run_di
     throw Error("tokenizer.train: true needs training data to train on (data.train or data.synth);"
                 " or set tokenizer.path, or a model.path that has a tokenizer");
   fs::create_directories(dir);
-  auto records = read_all(train_path, 2000);
+  auto records = read_all(train_path, 2000, source_options(cfg));
   auto templ = prompt::PromptTemplate::from_config(cfg.prompt);
   auto chat = prompt::parse_chat_template(cfg.prompt.chat_template);
   std::string corpus_path = dir + "/corpus.txt";
@@ -368,7 +376,7 @@ int run(const config::Config& cfg, const RunOptions& options) {
     policy_shards = std::make_unique<ShardedParams>(*policy, *dist, /*trainable=*/true);
 
   std::vector<data::Record> eval_items;
-  if (!paths.eval.empty()) eval_items = read_all(paths.eval, cfg.eval.max_items);
+  if (!paths.eval.empty()) eval_items = read_all(paths.eval, cfg.eval.max_items, source_options(cfg));
   EvalOptions eval_options = EvalOptions::from(cfg);
   std::vector<std::pair<std::string, EvalSummary>> table;
   auto run_eval = [&](const std::string& label, const std::string& name) {
@@ -402,7 +410,7 @@ int run(const config::Config& cfg, const RunOptions& options) {
   const bool do_sft = resume_dir.empty() && (options.mode == RunMode::kSft || cfg.trainer.sft_steps > 0);
   if (resume_dir.empty()) run_eval("base", "step-base");
   if (do_sft && cfg.trainer.sft_steps > 0) {
-    auto src = std::shared_ptr<const data::RecordSource>(data::open_record_source(paths.train));
+    auto src = std::shared_ptr<const data::RecordSource>(data::open_record_source(paths.train, source_options(cfg)));
     data::LoaderOptions lo;
     lo.seed = uint64_t(cfg.run.seed) ^ 0x5f7ULL;
     lo.rank = dist->rank();
@@ -461,7 +469,7 @@ int run(const config::Config& cfg, const RunOptions& options) {
     for (auto& p : reference->parameters()) p.set_requires_grad(false);
     if (policy_shards) reference_shards = std::make_unique<ShardedParams>(*reference, *dist, /*trainable=*/false);
   }
-  auto src = std::shared_ptr<const data::RecordSource>(data::open_record_source(paths.train));
+  auto src = std::shared_ptr<const data::RecordSource>(data::open_record_source(paths.train, source_options(cfg)));
   data::LoaderOptions lo;
   lo.seed = uint64_t(cfg.run.seed);
   lo.rank = dist->rank();

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""GPU benchmarks of issue 9, principia beside transformers on the same GPU and the same weights.
+"""GPU benchmarks: principia beside transformers on the same GPU and the same weights.
 
 Random weights in Qwen3 shapes, made by transformers in bf16 on the GPU, saved as a Hugging Face
 directory and loaded by both:
@@ -219,7 +219,7 @@ def main():
         """Prints nothing; (re)writes the section with the rows so far (a timeout keeps them)."""
         now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         lines = [
-            "## GPU (issue 9)",
+            "## GPU",
             "",
             f"- Machine: {name}, CUDA {torch.version.cuda}, torch {torch.__version__}, transformers "
             f"{transformers.__version__}, {os.cpu_count()} host cores",

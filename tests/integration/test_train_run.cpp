@@ -104,6 +104,59 @@ TEST(TrainRun, EndToEndWritesMetricsCheckpointsEvalAndExport) {
   const auto reread = nlohmann::json::parse(read_file((again / "eval" / "eval.json").string()));
   EXPECT_EQ(reread["reward"]["weighted_pair"], eval["reward"]["weighted_pair"]);
   EXPECT_EQ(reread["samples"][0]["output"], eval["samples"][0]["output"]);
+
+  // Sampled eval honours rollout.top_k: sampling among the single most likely token is greedy.
+  const fs::path top1 = principia::testing::temp_dir("train-e2e-eval-top-k");
+  rc = run_command(principia_binary() + " eval " + demo_config() + " run.output_dir=" + top1.string() +
+                       kTinyOverrides + " model.path=" + (run / "export").string() + " eval.data=" +
+                       (run / "data" / "eval.jsonl").string() + " eval.greedy=false rollout.top_k=1",
+                   &eval_out);
+  ASSERT_EQ(rc, 0) << eval_out;
+  const auto sampled = nlohmann::json::parse(read_file((top1 / "eval" / "eval.json").string()));
+  ASSERT_EQ(sampled["samples"].size(), eval["samples"].size());
+  for (size_t i = 0; i < eval["samples"].size(); ++i)
+    EXPECT_EQ(sampled["samples"][i]["output"], eval["samples"][i]["output"]) << i;
+}
+
+TEST(TrainRun, KlInTheRewardIsReportedAsAPenaltyNotALoss) {
+  const fs::path run = principia::testing::temp_dir("train-kl-in-reward");
+  int rc = 0;
+  const std::string out =
+      train(run, " algorithm.kl_in_reward=true trainer.max_steps=3 checkpoint.every=0 optim.lr=1e-3", &rc);
+  ASSERT_EQ(rc, 0) << out;
+  const auto rows = read_metrics(run);
+  ASSERT_EQ(rows.size(), 3u) << out;
+  for (const auto& r : rows) {
+    EXPECT_FALSE(r.contains("loss/kl")) << r.dump();  // the KL is not in the loss
+    ASSERT_TRUE(r.contains("reward/kl_penalty") && r.contains("kl/token_mean")) << r.dump();
+    // mean β·Σ_t kl per sequence = β · (KL per token) · (response tokens per sequence)
+    const double per_seq = 0.01 * r["kl/token_mean"].get<double>() * r["response/length_mean"].get<double>();
+    EXPECT_NEAR(r["reward/kl_penalty"].get<double>(), per_seq, 1e-6 + 1e-4 * std::abs(per_seq)) << r.dump();
+  }
+  // Once an update has moved the policy from the reference, the KL (k3, never negative) is not
+  // zero. (The first step has no update here: every group's rewards are equal.)
+  EXPECT_EQ(rows[0]["kl/token_mean"].get<double>(), 0.0) << rows[0].dump();
+  EXPECT_GT(rows[2]["kl/token_mean"].get<double>(), 0.0) << rows[2].dump();
+}
+
+TEST(TrainRun, DataSkipBadSkipsBadTrainingRecords) {
+  const fs::path run = principia::testing::temp_dir("train-skip-bad");
+  const fs::path train_file = run / "train.jsonl";
+  std::string out;
+  fs::create_directories(run);
+  ASSERT_EQ(run_command(principia_binary() + " data synth --n 40 --seed 7 --out " + train_file.string(), &out), 0)
+      << out;
+  std::ofstream(train_file, std::ios::app) << "{\"id\": \"broken\", \"principle\": 3}\n";
+  const std::string args = principia_binary() + " train " + demo_config() + kTinyOverrides +
+                           " data.synth=false eval.every=0 trainer.max_steps=1 checkpoint.every=0 data.train=" +
+                           train_file.string();
+  int rc = run_command(args + " run.output_dir=" + (run / "strict").string(), &out);
+  EXPECT_EQ(rc, 2) << out;
+  EXPECT_NE(out.find("train.jsonl:41"), std::string::npos) << out;
+  EXPECT_NE(out.find("data.skip_bad"), std::string::npos) << out;  // the message names the way out
+  rc = run_command(args + " data.skip_bad=true run.output_dir=" + (run / "lenient").string(), &out);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_EQ(read_metrics(run / "lenient").size(), 1u) << out;
 }
 
 TEST(TrainRun, TokenizerTrainingWithoutDataIsAClearError) {

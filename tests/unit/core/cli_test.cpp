@@ -1,4 +1,4 @@
-// The principia binary: verbs, usage errors, exit codes, --print-config (issue 2 "done when").
+// The principia binary: verbs, usage errors, exit codes, --print-config.
 #include <gtest/gtest.h>
 
 #include "tests/common/test_data.h"

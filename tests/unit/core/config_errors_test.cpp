@@ -133,6 +133,7 @@ TEST_F(ConfigTest, TrainingChecksNameTheKey) {
   expect({"data.eval=/no/eval.jsonl", "data.synth=false", "data.train=" + write("d.jsonl", "{}\n")},
          "data.eval", "not found");
   expect({"model.path=/no/model"}, "model.path", "not a directory");
+  expect({"model.dtype=float16"}, "model.dtype", "needs loss scaling");
 }
 
 }  // namespace
