@@ -31,7 +31,9 @@ SHAPE = ["model.hidden_size=768", "model.intermediate_size=3072", "model.num_lay
          "model.num_heads=12", "model.num_kv_heads=4", "model.head_dim=64"]
 RUN = ["data.synth_options.train_items=64", "data.synth_options.eval_items=4", "eval.every=0", "eval.max_items=1",
        "trainer.sft_steps=0", "trainer.max_steps=3", "checkpoint.every=0", "log.every=1",
-       "rollout.batch_size=4", "rollout.group_size=2", "rollout.max_new_tokens=32",
+       # 8 items x 2 samples: even on 4 ranks each rank has sequences enough to fill a micro-batch
+       # of micro_batch_tokens, as the plan assumes (with 2 sequences a rank it measured 15 % under).
+       "rollout.batch_size=8", "rollout.group_size=2", "rollout.max_new_tokens=32",
        "algorithm.kl_coef=0.001", "algorithm.micro_batch_tokens=512", "dist.bucket_mb=4"]
 
 
