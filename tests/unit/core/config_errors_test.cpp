@@ -26,7 +26,7 @@ const BadCase kCases[] = {
     {"string_got_list", "tokenizer:\n  path: [a, b]\n", {}, "tokenizer.path", "expected a string", 2},
     {"out_of_range_negative", "optim:\n  lr: -1\n", {}, "optim.lr", "out of range", 2},
     {"out_of_range_top_p", "rollout:\n  top_p: 1.5\n", {}, "rollout.top_p", "out of range", 2},
-    {"out_of_range_zero_stage", "optim:\n  zero_stage: 3\n", {}, "optim.zero_stage", "out of range", 2},
+    {"out_of_range_zero_stage", "optim:\n  zero_stage: 4\n", {}, "optim.zero_stage", "out of range", 2},
     {"bad_enum", "algorithm:\n  kl_estimator: k4\n", {}, "algorithm.kl_estimator", "k1, k2, k3", 2},
     {"bad_synth_eval_principles", "data:\n  synth_options: {eval_principles: heldout}\n", {}, "data.synth_options.eval_principles", "did you mean 'held_out'", 2},
     {"bad_enum_hint", "algorithm:\n  loss_agg: token_mean\n", {}, "algorithm.loss_agg", "did you mean 'token-mean'", 2},
