@@ -21,6 +21,7 @@ int cmd_data(const Argv& argv);       // cmd_data.cpp
 int cmd_tokenize(const Argv& argv);   // cmd_tokenize.cpp
 int cmd_tokenizer(const Argv& argv);
 int cmd_prompt(const Argv& argv);
+int cmd_sweep(const Argv& argv);      // cmd_sweep.cpp
 
 // Exit code of a verb whose module has not landed yet (README lists them).
 inline constexpr int kNotLandedExit = 3;

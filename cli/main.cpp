@@ -25,6 +25,7 @@ const Verb kVerbs[] = {
     {"sft", "supervised warm-start on gold judgments", cmd_sft},
     {"eval", "judgments + metrics on the eval set", cmd_eval},
     {"plan", "parameters, memory per rank, tokens per step", cmd_plan},
+    {"sweep", "ablations: train variants of a config, one table and chart", cmd_sweep},
     {"export", "checkpoint -> Hugging Face directory for serving", cmd_export},
     {"generate", "sample from a model (token ids or a judge request)", cmd_generate},
     {"score", "metrics + rewards of judgments against gold, as JSON", cmd_score},

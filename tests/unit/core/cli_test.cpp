@@ -35,8 +35,8 @@ TEST(Cli, UnknownVerbAndFlagExitTwoWithUsage) {
 }
 
 TEST(Cli, EveryVerbHasHelp) {
-  for (const char* verb : {"train", "sft", "eval", "plan", "export", "generate", "score",
-                           "consensus", "data", "tokenize", "tokenizer", "prompt"}) {
+  for (const char* verb : {"train", "sft", "eval", "plan", "sweep", "export", "generate",
+                           "score", "consensus", "data", "tokenize", "tokenizer", "prompt"}) {
     std::string out;
     int rc = run_command(bin() + " " + verb + " --help", &out);
     // A verb built without its module may say so (exit 3), but never crash.
