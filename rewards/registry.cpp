@@ -3,8 +3,9 @@
 #include <cmath>
 
 #include "core/text.h"
-#include "rewards/metrics.h"
 #include "rewards/components/components.h"
+#include "rewards/metrics.h"
+#include "rewards/ranking_agreement.h"
 
 namespace principia::rewards {
 namespace {
@@ -131,7 +132,70 @@ const Entry kRegistry[] = {
      }},
 };
 
+struct GroupEntry {
+  const char* name;
+  GroupComponentFn (*make)(ParamReader& params);
+};
+
+const GroupEntry kGroupRegistry[] = {
+    {"consistency",
+     [](ParamReader& r) -> GroupComponentFn {
+       const int64_t min_valid = r.integer("min_valid", 2, 1);
+       return [min_valid](const std::vector<Judgment>& judgments, const Gold& gold,
+                          std::vector<double>* values) {
+         values->assign(judgments.size(), 0.0);
+         std::vector<std::vector<std::string>> rankings;
+         rankings.reserve(judgments.size());
+         for (const auto& j : judgments) rankings.push_back(j.ranking);
+         const std::vector<std::string> majority = majority_ranking(rankings, gold.names);
+         if (majority.empty()) return;
+         std::vector<int> reference, pos;
+         ranking_positions(majority, gold.names, &reference);
+         std::vector<double> agreement(judgments.size(), -1.0);  // -1: invalid ranking
+         int64_t valid = 0;
+         for (size_t i = 0; i < rankings.size(); ++i)
+           if (ranking_positions(rankings[i], gold.names, &pos)) {
+             agreement[i] = (ranking_kendall_tau(pos, reference) + 1.0) / 2.0;
+             ++valid;
+           }
+         if (valid < min_valid) return;
+         for (size_t i = 0; i < agreement.size(); ++i) (*values)[i] = std::max(0.0, agreement[i]);
+       };
+     }},
+};
+
+bool is_group_component(const std::string& name) {
+  for (const auto& e : kGroupRegistry)
+    if (name == e.name) return true;
+  return false;
+}
+
+std::vector<std::string> all_component_names() {
+  std::vector<std::string> all = component_names();
+  all.insert(all.end(), group_component_names().begin(), group_component_names().end());
+  return all;
+}
+
+[[noreturn]] void unknown_component(const std::string& name, const std::string& key_path,
+                                    const SourceLocation& where) {
+  std::string msg = "unknown reward component '" + name + "'";
+  const std::vector<std::string> known = all_component_names();
+  std::string hint = closest_match(name, known);
+  if (!hint.empty()) msg += " (did you mean '" + hint + "'?)";
+  msg += "; known: " + join(known, ", ");
+  throw Error(where, key_path + ".name", msg);
+}
+
 }  // namespace
+
+const std::vector<std::string>& group_component_names() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> v;
+    for (const auto& e : kGroupRegistry) v.push_back(e.name);
+    return v;
+  }();
+  return names;
+}
 
 const std::vector<std::string>& component_names() {
   static const std::vector<std::string> names = [] {
@@ -151,11 +215,23 @@ ComponentFn make_component(const std::string& name, const nlohmann::json& params
     reader.finish();
     return fn;
   }
-  std::string msg = "unknown reward component '" + name + "'";
-  std::string hint = closest_match(name, component_names());
-  if (!hint.empty()) msg += " (did you mean '" + hint + "'?)";
-  msg += "; known: " + join(component_names(), ", ");
-  throw Error(where, key_path + ".name", msg);
+  if (is_group_component(name))
+    throw Error(where, key_path + ".name",
+                "'" + name +
+                    "' scores a group of judgments, not one: build it with make_group_component");
+  unknown_component(name, key_path, where);
+}
+
+GroupComponentFn make_group_component(const std::string& name, const nlohmann::json& params,
+                                      const std::string& key_path, const SourceLocation& where) {
+  for (const auto& e : kGroupRegistry) {
+    if (name != e.name) continue;
+    ParamReader reader(params, key_path + ".params", where);
+    GroupComponentFn fn = e.make(reader);
+    reader.finish();
+    return fn;
+  }
+  unknown_component(name, key_path, where);
 }
 
 CompositeReward::CompositeReward(const std::vector<config::RewardComponentConfig>& components,
@@ -171,7 +247,17 @@ CompositeReward::CompositeReward(const std::vector<config::RewardComponentConfig
                     "component '" + c.name + "' is listed twice; list each component once");
     if (!std::isfinite(c.weight) || c.weight < 0)
       throw Error(c.where, path + ".weight", "must be a finite number >= 0");
-    fns_.push_back(make_component(c.name, c.params, path, c.where));
+    if (is_group_component(c.name)) {
+      group_fns_.push_back(make_group_component(c.name, c.params, path, c.where));
+      fns_.emplace_back();
+      if (first_group_ < 0) {
+        first_group_ = static_cast<int>(i);
+        first_group_where_ = c.where;
+      }
+    } else {
+      fns_.push_back(make_component(c.name, c.params, path, c.where));
+      group_fns_.emplace_back();
+    }
     names_.push_back(c.name);
     is_format_.push_back(c.name == "format");
     weights_.push_back(c.weight);
@@ -184,6 +270,11 @@ CompositeReward::CompositeReward(const std::vector<config::RewardComponentConfig
 
 void CompositeReward::score(const Judgment& judgment, const Gold& gold,
                             RewardBreakdown* out) const {
+  if (first_group_ >= 0)
+    throw Error(first_group_where_, "reward.components[" + std::to_string(first_group_) + "].name",
+                "'" + names_[first_group_] +
+                    "' needs the group: use score_group (it compares each judgment with the "
+                    "other samples of its item, so it cannot score judgments one at a time)");
   thread_local RewardInput scratch;  // aligned scores; keeps the hot path allocation-free
   align(judgment, gold, &scratch);
   out->values.resize(fns_.size());
@@ -194,6 +285,29 @@ void CompositeReward::score(const Judgment& judgment, const Gold& gold,
     total += weights_[i] * out->values[i];
   }
   out->total = total / weight_sum_;
+}
+
+void CompositeReward::score_group(const std::vector<Judgment>& judgments, const Gold& gold,
+                                  std::vector<RewardBreakdown>* out) const {
+  thread_local RewardInput scratch;
+  thread_local std::vector<std::vector<double>> group_values;
+  group_values.resize(fns_.size());
+  for (size_t c = 0; c < fns_.size(); ++c)
+    if (group_fns_[c]) group_fns_[c](judgments, gold, &group_values[c]);
+  out->resize(judgments.size());
+  for (size_t i = 0; i < judgments.size(); ++i) {
+    RewardBreakdown& b = (*out)[i];
+    align(judgments[i], gold, &scratch);
+    b.values.resize(fns_.size());
+    const bool gated = require_valid_format_ && !is_format_valid(judgments[i], gold, scratch);
+    double total = 0;
+    for (size_t c = 0; c < fns_.size(); ++c) {
+      const double value = group_fns_[c] ? group_values[c][i] : fns_[c](scratch);
+      b.values[c] = gated && !is_format_[c] ? 0.0 : value;
+      total += weights_[c] * b.values[c];
+    }
+    b.total = total / weight_sum_;
+  }
 }
 
 }  // namespace principia::rewards
