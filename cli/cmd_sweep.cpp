@@ -41,33 +41,24 @@ CommandSpec sweep_spec() {
       "SWEEP_DIR]\n"
       "                [key.path=value ...] [--only K | --summarize-only | --list]";
   s.description =
-      "Runs the variants of an ablation one after another, each as `principia train` in its own "
-      "process\n"
-      "into SWEEP_DIR/<variant>/, then writes SWEEP_DIR/sweep.md (one row per variant: its "
-      "settings, exit\n"
-      "status and final held-out eval), sweep.json (the same, with every eval) and sweep.svg "
-      "(held-out\n"
-      "weighted_pair and format-valid rate against step for every variant).\n\n"
-      "--grid: every key.path=v1,v2 argument up to the next option is an axis; the variants are "
-      "their\n"
-      "cartesian product, named by the values (advantage-drgrpo_clip_high-0.28). Commas inside "
-      "[...]\n"
-      "belong to the value. An axis with one value is the same for every variant.\n"
-      "--configs: one variant per file, named by its stem; a variant is BASE.yaml with the file "
-      "merged\n"
-      "over it (SWEEP_DIR/configs/<name>.yaml includes both), so the file may include the base "
-      "itself or\n"
-      "hold only the keys it changes.\n"
-      "Other key.path=value arguments apply to every variant. Every variant's config is loaded "
-      "and\n"
-      "validated before the first one starts.\n\n"
-      "Resumable: a variant whose run finished (exit 0 and its final eval written) is skipped; an\n"
-      "unfinished one continues from its last checkpoint (train --resume auto). A failed variant "
-      "is\n"
-      "reported and the sweep goes on; the exit code is 1 when any variant failed. A variant "
-      "stopped by\n"
-      "a signal (exit 75) stops the sweep; run the same command again to continue. Under Slurm,\n"
-      "launch/sweep_slurm.sh runs the variants as an array job (--only) and then --summarize-only.";
+      "Runs the variants of an ablation one after another, each as `principia train` in its\n"
+      "own process into SWEEP_DIR/<variant>/, then writes SWEEP_DIR/sweep.md (one row per\n"
+      "variant: its settings, exit status and final held-out eval), sweep.json (the same, with\n"
+      "every eval) and sweep.svg (held-out weighted_pair and format-valid rate against step).\n\n"
+      "--grid: each key.path=v1,v2 after it (a value list: at least one comma outside [...] and\n"
+      "{...}) is an axis; the variants are the axes' cartesian product, named by their values\n"
+      "(advantage-drgrpo_clip_high-0.28). key.path=value without such a comma, wherever it\n"
+      "stands, applies to every variant.\n"
+      "--configs: one variant per file, named by its stem: BASE.yaml with the file merged over\n"
+      "it (SWEEP_DIR/configs/<name>.yaml includes both), so a file may include the base itself\n"
+      "or hold only the keys it changes.\n"
+      "Every variant's config is loaded and validated before the first one starts.\n\n"
+      "Resumable: a variant whose run finished (exit 0, final eval written) is skipped; an\n"
+      "unfinished one continues from its last checkpoint (train --resume auto). A failed variant\n"
+      "is reported and the sweep goes on; the exit code is then 1. A variant stopped by a signal\n"
+      "(exit 75, checkpoint written) stops the sweep: run the same command to continue. Under\n"
+      "Slurm, launch/sweep_slurm.sh runs the variants as an array job (--only K), then\n"
+      "--summarize-only.";
   s.flags = {
       {"--grid", "KEY=V1,V2 ...", "the axes of a grid of variants"},
       {"--configs", "A.yaml ...", "one variant per config file"},
@@ -131,7 +122,7 @@ SweepArgs parse_sweep_args(const Argv& argv) {
       continue;
     }
     const bool is_setting = arg.find('=') != std::string::npos;
-    if (mode == Mode::kGrid && is_setting)
+    if (mode == Mode::kGrid && is_setting && sweep::is_value_list(arg))
       a.grid.push_back(arg);
     else if (mode == Mode::kConfigs && !is_setting)
       a.configs.push_back(arg);
@@ -424,7 +415,7 @@ int cmd_sweep(const Argv& argv) {
   if (stopped) return stopped;
   for (const auto& r : results)
     if (r.state != "finished") {
-      std::printf("sweep: variant %s is %s\n", r.variant.name.c_str(), r.state.c_str());
+      std::printf("sweep: variant %s: %s\n", r.variant.name.c_str(), r.state.c_str());
       any_failed = true;
     }
   return any_failed ? 1 : 0;

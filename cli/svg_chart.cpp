@@ -132,6 +132,8 @@ std::string line_chart_svg(const std::string& title, const std::vector<ChartPane
     for (const auto& s : panel.series)
       for (const auto& [x, y] : s.points)
         if (std::isfinite(x) && std::isfinite(y)) xs.push_back(x), ys.push_back(y);
+    if (std::isfinite(panel.y_min)) ys.push_back(panel.y_min);
+    if (std::isfinite(panel.y_max)) ys.push_back(panel.y_max);
     std::vector<double> xticks, yticks;
     const Range xr = axis_range(xs, &xticks), yr = axis_range(ys, &yticks);
     auto px = [&](double x) { return x0 + (x - xr.lo) / (xr.hi - xr.lo) * (x1 - x0); };

@@ -2,6 +2,7 @@
 // curves with it and a person opens the file in a browser, so no plotting library is needed.
 #pragma once
 
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -18,6 +19,9 @@ struct ChartPanel {
   std::string x_label;
   std::string y_label;
   std::vector<ChartSeries> series;
+  // A fixed y range (widened where the data leaves it); NaN: the data's own range.
+  double y_min = std::numeric_limits<double>::quiet_NaN();
+  double y_max = std::numeric_limits<double>::quiet_NaN();
 };
 
 // Panels side by side, each with axes, ticks, one polyline with markers per series (series i

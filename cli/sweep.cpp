@@ -53,15 +53,32 @@ Axis parse_axis(const std::string& arg) {
   return axis;
 }
 
+bool is_value_list(const std::string& arg) {
+  const size_t eq = arg.find('=');
+  if (eq == std::string::npos) return false;
+  if (trim(arg.substr(eq + 1)).empty()) return true;  // `key=`: an axis without values, an error
+  int depth = 0;
+  for (size_t i = eq + 1; i < arg.size(); ++i) {
+    const char c = arg[i];
+    if (c == '[' || c == '{') ++depth;
+    if ((c == ']' || c == '}') && depth > 0) --depth;
+    if (c == ',' && depth == 0) return true;
+  }
+  return false;
+}
+
 std::string safe_name(const std::string& s) {
   std::string out;
   for (char c : s) {
     const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                     c == '.' || c == '_' || c == '+' || c == '-';
     // Brackets, quotes and spaces only frame a value: [0.9, 0.95] reads as 0.9-0.95.
-    const bool frame = c == '[' || c == ']' || c == '{' || c == '}' || c == '"' || c == '\'' || c == ' ';
-    if (ok) out += c;
-    else if (!frame) out += '-';
+    const bool frame =
+        c == '[' || c == ']' || c == '{' || c == '}' || c == '"' || c == '\'' || c == ' ';
+    if (ok)
+      out += c;
+    else if (!frame)
+      out += '-';
   }
   if (out.empty() || out == "." || out == "..") out = "variant";
   return out;
@@ -291,8 +308,9 @@ std::string summary_markdown(const std::string& command,
 }
 
 std::string summary_svg(const std::vector<VariantResult>& results) {
-  ChartPanel wp{"held-out weighted_pair", "GRPO step", "weighted_pair", {}};
-  ChartPanel fv{"held-out format-valid rate", "GRPO step", "format-valid rate", {}};
+  // Both are shares in [0, 1]: a fixed axis keeps two sweeps' charts comparable by eye.
+  ChartPanel wp{"held-out weighted_pair", "GRPO step", "weighted_pair", {}, 0.0, 1.0};
+  ChartPanel fv{"held-out format-valid rate", "GRPO step", "format-valid rate", {}, 0.0, 1.0};
   for (const auto& r : results) {
     ChartSeries a{r.variant.name, {}}, b{r.variant.name, {}};
     for (const auto& p : training_curve(r.evals)) {

@@ -18,6 +18,9 @@ struct Axis {
   std::vector<std::string> values;
 };
 Axis parse_axis(const std::string& arg);  // principia::Error on a malformed or empty axis
+// Whether `key.path=...` lists values (a comma outside [...] and {...}) or has none at all:
+// what --grid takes as an axis rather than a setting for every variant.
+bool is_value_list(const std::string& arg);
 
 struct Variant {
   std::string name;                    // its directory under the sweep directory

@@ -98,6 +98,32 @@ TEST(Sweep, TwoVariantsThenARerunThatSkipsBoth) {
   EXPECT_EQ(count(log, "training into"), 0u) << log;
 }
 
+TEST(Sweep, AFailedVariantIsReportedAndTheSweepGoesOn) {
+  const fs::path out = principia::testing::temp_dir("sweep-failed") / "sweep";
+  // The first variant's eval set does not exist: its train fails after validation passed.
+  const std::string cmd = principia_binary() + " sweep " + demo_config() + " --out " +
+                          out.string() + " --grid 'eval.data=/no/such/eval.jsonl,\"\"'" +
+                          kSettings + " trainer.max_steps=1 eval.every=0";
+  std::string log;
+  EXPECT_EQ(run_command(cmd, &log), 1) << log;
+  EXPECT_NE(log.find("FAILED (exit 2)"), std::string::npos) << log;
+  EXPECT_NE(log.find("/no/such/eval.jsonl"), std::string::npos) << log;  // the end of its log
+  const auto j = nlohmann::json::parse(read_file((out / "sweep.json").string()));
+  ASSERT_EQ(j["variants"].size(), 2u) << j.dump(2);
+  EXPECT_EQ(j["variants"][0]["state"], "failed");
+  EXPECT_EQ(j["variants"][0]["exit_code"], 2);
+  EXPECT_TRUE(j["variants"][0]["final"].is_null());
+  EXPECT_EQ(j["variants"][1]["state"], "finished");
+  EXPECT_EQ(j["variants"][1]["final"]["step"], 1);
+  const std::string md = read_file((out / "sweep.md").string());
+  EXPECT_NE(md.find("| failed | 2 |"), std::string::npos) << md;
+
+  // Again: the failed variant runs again, the finished one does not.
+  EXPECT_EQ(run_command(cmd, &log), 1) << log;
+  EXPECT_EQ(count(log, "training into"), 1u) << log;
+  EXPECT_EQ(count(log, "already finished"), 1u) << log;
+}
+
 TEST(Sweep, BadInputIsOneMessageAndExitTwo) {
   const fs::path out = principia::testing::temp_dir("sweep-errors");
   const std::string base =

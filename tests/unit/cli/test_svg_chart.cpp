@@ -112,6 +112,18 @@ TEST(SvgChart, TwoPanelsWithOnePolylinePerSeries) {
   EXPECT_EQ(count(legend, ">x&lt;&amp;y</text>"), 1u);
 }
 
+TEST(SvgChart, AFixedRangeHoldsConstantData) {
+  ChartPanel fixed{"t", "x", "y", {{"s", {{0, 0.2}, {1, 0.2}}}}, 0.0, 1.0};
+  ChartPanel free = fixed;
+  free.y_min = free.y_max = NAN;
+  const std::string a = line_chart_svg("t", {fixed}), b = line_chart_svg("t", {free});
+  // Without the range a constant 0.2 gets room around it, below zero; with it the axis is 0..1.
+  EXPECT_NE(b.find("\">-0.2</text>"), std::string::npos) << b;
+  EXPECT_EQ(a.find("\">-0.2</text>"), std::string::npos) << a;
+  // 0.2 on a 0..1 axis: a fifth of the way up (y 308 at the bottom, 66 at the top).
+  EXPECT_NEAR(points_of(a, "s")[0].second, 308 - 0.2 * (308 - 66), 0.06);
+}
+
 TEST(SvgChart, EmptyAndSinglePointSeriesStillMakeADocument) {
   ChartPanel p{"t", "x", "y", {{"only", {{3, 0.5}}}, {"none", {}}}};
   const std::string doc = line_chart_svg("t", {p});

@@ -29,6 +29,15 @@ TEST(Sweep, AxisSplitsAtTopLevelCommasOnly) {
   EXPECT_THROW(parse_axis("reward.components+=x,y"), Error);
 }
 
+TEST(Sweep, OnlyValueListsAreAxes) {
+  EXPECT_TRUE(is_value_list("algorithm.loss_agg=token-mean,seq-mean-token-mean"));
+  EXPECT_TRUE(is_value_list("optim.betas=[0.9,0.95],[0.9,0.99]"));
+  EXPECT_TRUE(is_value_list("algorithm.loss_agg="));  // parse_axis reports it
+  EXPECT_FALSE(is_value_list("optim.betas=[0.9,0.95]"));
+  EXPECT_FALSE(is_value_list("trainer.max_steps=2"));
+  EXPECT_FALSE(is_value_list("run.tags={a: 1, b: 2}"));
+}
+
 TEST(Sweep, GridIsTheCartesianProductNamedByItsValues) {
   const auto v = grid_variants({parse_axis("algorithm.advantage=grpo,drgrpo"),
                                 parse_axis("algorithm.clip_high=0.2,0.28"),
