@@ -208,6 +208,7 @@ std::vector<Plan> make_plans(const SweepArgs& a) {
       config::Config cfg = config::load(p.config, p.overrides);
       config::validate_for_training(cfg);
       p.max_steps = cfg.trainer.max_steps;
+      cfg.run.output_dir.clear();  // a sweep directory that moved is still the same sweep
       p.config_sha256 = sha256_hex(config::to_yaml(cfg));
     } catch (const Error& e) {
       throw Error("variant " + v.name + ": " + e.what());
@@ -333,9 +334,18 @@ std::vector<sweep::VariantResult> collect(const SweepArgs& a, const std::vector<
   return out;
 }
 
+// The sweep's command as sweep.md shows it: without --only / --summarize-only, which say which
+// part of the sweep an invocation does, not what the sweep is.
 std::string command_line(const Argv& argv) {
   std::string s = "principia sweep";
-  for (const auto& a : argv) s += " " + a;
+  for (size_t i = 0; i < argv.size(); ++i) {
+    if (argv[i] == "--summarize-only" || argv[i].rfind("--only=", 0) == 0) continue;
+    if (argv[i] == "--only") {
+      ++i;
+      continue;
+    }
+    s += " " + argv[i];
+  }
   return s;
 }
 

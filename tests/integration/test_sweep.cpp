@@ -96,6 +96,11 @@ TEST(Sweep, TwoVariantsThenARerunThatSkipsBoth) {
   EXPECT_NE(log.find("already finished"), std::string::npos) << log;
   ASSERT_EQ(run_command(cmd + " --summarize-only", &log), 0) << log;
   EXPECT_EQ(count(log, "training into"), 0u) << log;
+  EXPECT_EQ(read_file((out / "sweep.md").string()).find("--summarize-only"), std::string::npos);
+
+  // A changed setting under a finished variant is refused rather than silently mixed.
+  EXPECT_EQ(run_command(cmd + " optim.lr=1e-3", &log), 2) << log;
+  EXPECT_NE(log.find("another configuration"), std::string::npos) << log;
 }
 
 TEST(Sweep, AFailedVariantIsReportedAndTheSweepGoesOn) {
