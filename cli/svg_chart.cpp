@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 
 namespace principia::cli {
 namespace {
@@ -33,7 +34,10 @@ struct Range {
 };
 
 // The data's extent widened to whole ticks; a single value gets room around it.
-Range axis_range(const std::vector<double>& values, std::vector<double>* ticks) {
+// `floor` (when finite) is a bound the data cannot go below, such as 0 for a rate: the padding
+// around a constant series stops there.
+Range axis_range(const std::vector<double>& values, std::vector<double>* ticks,
+                 double floor = std::numeric_limits<double>::quiet_NaN()) {
   Range r{0, 1};
   if (!values.empty()) {
     r.lo = *std::min_element(values.begin(), values.end());
@@ -43,6 +47,7 @@ Range axis_range(const std::vector<double>& values, std::vector<double>* ticks) 
     const double pad = std::max(std::fabs(r.lo) * 0.1, 0.5);
     r.lo -= pad;
     r.hi += pad;
+    if (std::isfinite(floor) && r.lo < floor) r.lo = floor;
   }
   *ticks = nice_ticks(r.lo, r.hi);
   if (!ticks->empty()) {
@@ -135,7 +140,7 @@ std::string line_chart_svg(const std::string& title, const std::vector<ChartPane
     if (std::isfinite(panel.y_min)) ys.push_back(panel.y_min);
     if (std::isfinite(panel.y_max)) ys.push_back(panel.y_max);
     std::vector<double> xticks, yticks;
-    const Range xr = axis_range(xs, &xticks), yr = axis_range(ys, &yticks);
+    const Range xr = axis_range(xs, &xticks), yr = axis_range(ys, &yticks, panel.y_min);
     auto px = [&](double x) { return x0 + (x - xr.lo) / (xr.hi - xr.lo) * (x1 - x0); };
     auto py = [&](double y) { return y0 - (y - yr.lo) / (yr.hi - yr.lo) * (y0 - y1); };
 

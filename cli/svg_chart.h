@@ -19,7 +19,8 @@ struct ChartPanel {
   std::string x_label;
   std::string y_label;
   std::vector<ChartSeries> series;
-  // A fixed y range (widened where the data leaves it); NaN: the data's own range.
+  // Bounds the y axis always shows (widened where the data leaves them); NaN: the data's own
+  // range. A finite y_min is also where the padding around a constant series stops.
   double y_min = std::numeric_limits<double>::quiet_NaN();
   double y_max = std::numeric_limits<double>::quiet_NaN();
 };

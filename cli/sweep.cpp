@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -308,9 +309,11 @@ std::string summary_markdown(const std::string& command,
 }
 
 std::string summary_svg(const std::vector<VariantResult>& results) {
-  // Both are shares in [0, 1]: a fixed axis keeps two sweeps' charts comparable by eye.
-  ChartPanel wp{"held-out weighted_pair", "GRPO step", "weighted_pair", {}, 0.0, 1.0};
-  ChartPanel fv{"held-out format-valid rate", "GRPO step", "format-valid rate", {}, 0.0, 1.0};
+  // Both are shares in [0, 1]: the axis starts at 0, so a small difference does not look large,
+  // and ends where the data does, so an early run's small values are not a flat line.
+  const double kTop = std::numeric_limits<double>::quiet_NaN();
+  ChartPanel wp{"held-out weighted_pair", "GRPO step", "weighted_pair", {}, 0.0, kTop};
+  ChartPanel fv{"held-out format-valid rate", "GRPO step", "format-valid rate", {}, 0.0, kTop};
   for (const auto& r : results) {
     ChartSeries a{r.variant.name, {}}, b{r.variant.name, {}};
     for (const auto& p : training_curve(r.evals)) {

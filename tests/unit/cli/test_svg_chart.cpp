@@ -122,6 +122,11 @@ TEST(SvgChart, AFixedRangeHoldsConstantData) {
   EXPECT_EQ(a.find("\">-0.2</text>"), std::string::npos) << a;
   // 0.2 on a 0..1 axis: a fifth of the way up (y 308 at the bottom, 66 at the top).
   EXPECT_NEAR(points_of(a, "s")[0].second, 308 - 0.2 * (308 - 66), 0.06);
+  // Only a floor: a constant 0 sits on the bottom of the plot, the axis does not go below it.
+  ChartPanel zero{"t", "x", "y", {{"z", {{0, 0.0}, {1, 0.0}}}}, 0.0, NAN};
+  const std::string c = line_chart_svg("t", {zero});
+  EXPECT_EQ(c.find("\">-0."), std::string::npos) << c;
+  EXPECT_DOUBLE_EQ(points_of(c, "z")[0].second, 308.0);
 }
 
 TEST(SvgChart, EmptyAndSinglePointSeriesStillMakeADocument) {
