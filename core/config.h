@@ -16,7 +16,7 @@ namespace principia::config {
 
 // ---- enums (the YAML spelling is the one in kNames) ----
 enum class DType { kFloat32, kBFloat16, kFloat16 };
-enum class Advantage { kGrpo, kDrGrpo, kBatchStd };  // std per group | no std | batch-level std
+enum class TisLevel { kNone, kToken, kSequence };
 enum class KlEstimator { kK1, kK2, kK3 };
 enum class LossAgg { kTokenMean, kSeqMeanTokenMean, kSeqMeanTokenSum, kSeqMeanTokenSumNorm };
 enum class Schedule { kConstant, kCosine, kLinear };
@@ -27,8 +27,8 @@ template <class E> struct EnumNames;
 template <> struct EnumNames<DType> {
   static constexpr std::array<const char*, 3> kNames{"float32", "bfloat16", "float16"};
 };
-template <> struct EnumNames<Advantage> {
-  static constexpr std::array<const char*, 3> kNames{"grpo", "drgrpo", "batch_std"};
+template <> struct EnumNames<TisLevel> {
+  static constexpr std::array<const char*, 3> kNames{"none", "token", "sequence"};
 };
 template <> struct EnumNames<KlEstimator> {
   static constexpr std::array<const char*, 3> kNames{"k1", "k2", "k3"};
@@ -228,8 +228,37 @@ struct RewardConfig {
   }
 };
 
+// Truncated importance sampling: weights the policy loss by min(π_old / π_sampler, cap), per
+// token or per sequence (the length-normalised ratio), so tokens the sampler and the trainer
+// disagree on do not steer the update. Sampler log-probs come with every rollout either way;
+// the mismatch metrics are logged whatever the level.
+struct TisConfig {
+  TisLevel level = TisLevel::kNone;
+  double cap = 2.0;
+  template <class V> void visit(V& v) {
+    v("level", level);
+    v("cap", cap, Range{1, 1e300, false});
+  }
+};
+
+// DAPO's dynamic sampling: a group whose raw `component` reward (before weighting, KL or any
+// other shaping) is the same for every sample carries no signal; it is dropped and more items
+// are rolled out, up to max_rounds rollouts in all, until the batch has batch_size groups.
+struct DynamicSamplingConfig {
+  bool enabled = false;
+  int64_t max_rounds = 3;
+  std::string component = "weighted_pair";  // a name in reward.components
+  template <class V> void visit(V& v) {
+    v("enabled", enabled);
+    v("max_rounds", max_rounds, at_least(1));
+    v("component", component);
+  }
+};
+
 struct AlgorithmConfig {
-  Advantage advantage = Advantage::kGrpo;
+  // Names in trainer/core_algos' registries, checked when a run starts.
+  std::string advantage = "grpo";       // grpo | drgrpo | batch_std
+  std::string policy_loss = "clipped";  // clipped (PPO, dual clip) | gspo
   double adv_eps = 1e-6;
   double clip_low = 0.2;    // ε_low
   double clip_high = 0.2;   // ε_high (e.g. 0.28 for clip-higher)
@@ -242,8 +271,12 @@ struct AlgorithmConfig {
   int64_t ppo_epochs = 1;
   int64_t mini_batch = 0;           // items per mini-batch; 0 = whole batch
   int64_t micro_batch_tokens = 16384;
+  bool mask_truncated = false;      // completions cut at max_new_tokens leave the loss
+  TisConfig tis;
+  DynamicSamplingConfig dynamic_sampling;
   template <class V> void visit(V& v) {
     v("advantage", advantage);
+    v("policy_loss", policy_loss);
     v("adv_eps", adv_eps, positive());
     v("clip_low", clip_low, between(0, 1));
     v("clip_high", clip_high, at_least(0));
@@ -256,6 +289,9 @@ struct AlgorithmConfig {
     v("ppo_epochs", ppo_epochs, at_least(1));
     v("mini_batch", mini_batch, at_least(0));
     v("micro_batch_tokens", micro_batch_tokens, at_least(1));
+    v("mask_truncated", mask_truncated);
+    v("tis", tis);
+    v("dynamic_sampling", dynamic_sampling);
   }
 };
 
@@ -336,6 +372,9 @@ struct EvalConfig {
   bool greedy = true;
   int64_t max_new_tokens = 0; // 0 = rollout.max_new_tokens
   bool write_judgments = false;  // every judgment to RUN/eval/<name>.judgments.jsonl
+  // Position bias: each item judged under this many candidate orders (the first the data's);
+  // eval reports the rankings' mean pairwise Kendall tau and top-1 agreement. 1 = off.
+  int64_t permutations = 1;
   template <class V> void visit(V& v) {
     v("every", every, at_least(0));
     v("data", data);
@@ -344,6 +383,7 @@ struct EvalConfig {
     v("greedy", greedy);
     v("max_new_tokens", max_new_tokens, at_least(0));
     v("write_judgments", write_judgments);
+    v("permutations", permutations, at_least(1));
   }
 };
 

@@ -3,6 +3,8 @@
 #include <torch/torch.h>
 
 #include <limits>
+#include <string>
+#include <vector>
 #include <sstream>
 
 #include "core/error.h"
@@ -37,30 +39,52 @@ at::Tensor mask_like(const at::Tensor& mask, const at::Tensor& like) {
 
 }  // namespace
 
-Advantages compute_advantages(const at::Tensor& rewards_in, config::Advantage mode, double eps) {
+at::Tensor grpo_advantages(const at::Tensor& r, double eps) {
+  return (r - r.mean(1, true)) / (r.std(1, /*unbiased=*/true, /*keepdim=*/true) + eps);
+}
+
+at::Tensor drgrpo_advantages(const at::Tensor& r, double /*eps*/) { return r - r.mean(1, true); }
+
+at::Tensor batch_std_advantages(const at::Tensor& r, double eps) {
+  return (r - r.mean(1, true)) / (r.std(/*unbiased=*/true) + eps);
+}
+
+const std::vector<AdvantageEstimator>& advantage_estimators() {
+  static const std::vector<AdvantageEstimator> table{
+      {"grpo", grpo_advantages},
+      {"drgrpo", drgrpo_advantages},
+      {"batch_std", batch_std_advantages},
+  };
+  return table;
+}
+
+namespace {
+template <class Spec>
+const Spec& find_by_name(const std::vector<Spec>& table, const std::string& name, const char* what) {
+  std::string known;
+  for (const auto& s : table) {
+    if (name == s.name) return s;
+    known += std::string(known.empty() ? "" : ", ") + s.name;
+  }
+  throw Error("unknown " + std::string(what) + " '" + name + "' (known: " + known + ")");
+}
+}  // namespace
+
+const AdvantageEstimator& advantage_estimator(const std::string& name) {
+  return find_by_name(advantage_estimators(), name, "advantage estimator");
+}
+
+Advantages compute_advantages(const at::Tensor& rewards_in, const AdvantageEstimator& estimator,
+                              double eps) {
   check(rewards_in.dim() == 2, "compute_advantages: rewards must be [groups, G], got " +
                                    shape_str(rewards_in));
   check(rewards_in.size(1) >= 2, "compute_advantages: group size must be at least 2, got " +
                                      std::to_string(rewards_in.size(1)));
   torch::NoGradGuard no_grad;
   at::Tensor r = as_float(rewards_in.detach());
-  at::Tensor mean = r.mean(1, /*keepdim=*/true);
-  at::Tensor centered = r - mean;
   // Exactly equal rewards: the mean may differ from them by rounding, so test max == min.
   at::Tensor zero_var = std::get<0>(r.max(1, true)).eq(std::get<0>(r.min(1, true)));
-  at::Tensor a;
-  switch (mode) {
-    case config::Advantage::kGrpo:
-      a = centered / (r.std(1, /*unbiased=*/true, /*keepdim=*/true) + eps);
-      break;
-    case config::Advantage::kDrGrpo:
-      a = centered;
-      break;
-    case config::Advantage::kBatchStd:
-      a = centered / (r.std(/*unbiased=*/true) + eps);
-      break;
-  }
-  a = a.masked_fill(zero_var, 0.0);
+  at::Tensor a = estimator.fn(r, eps).masked_fill(zero_var, 0.0);
   return {a, r.size(0), zero_var.sum().item<int64_t>()};
 }
 
@@ -153,6 +177,128 @@ PolicyLoss policy_loss(const at::Tensor& logp_in, const at::Tensor& old_logp_in,
   out.ratio_min = r.masked_fill(~m, inf).min();
   out.ratio_max = r.masked_fill(~m, -inf).max();
   return out;
+}
+
+PolicyLoss gspo_policy_loss(const at::Tensor& logp_in, const at::Tensor& old_logp_in,
+                            const at::Tensor& advantages, const at::Tensor& mask_in,
+                            const ClipOptions& clip) {
+  check_same_shape(logp_in, "logp", old_logp_in, "old_logp", "gspo_policy_loss");
+  check_same_shape(logp_in, "logp", mask_in, "mask", "gspo_policy_loss");
+  check(logp_in.dim() == 2, "gspo_policy_loss: logp must be [B, T], got " + shape_str(logp_in));
+  at::Tensor logp = as_float(logp_in);
+  at::Tensor old_logp = as_float(old_logp_in.detach()).to(logp.scalar_type());
+  at::Tensor mf = mask_like(mask_in, logp);
+  at::Tensor a = advantages.detach().to(logp.scalar_type());
+  if (a.dim() == 1) {
+    check(a.size(0) == logp.size(0), "gspo_policy_loss: advantages " + shape_str(a) +
+                                         " must have one value per sequence of " +
+                                         shape_str(logp));
+    a = a.unsqueeze(1);
+  } else {
+    check_same_shape(a, "advantages", logp, "logp", "gspo_policy_loss");
+  }
+  at::Tensor n = mf.sum(1, true).clamp_min(1.0);
+  at::Tensor seq_log_ratio = ((logp - old_logp) * mf).sum(1, true) / n;  // [B, 1]
+  at::Tensor token_log_ratio = seq_log_ratio.detach() + logp - logp.detach();
+  at::Tensor ratio = token_log_ratio.clamp(-20.0, 20.0).exp();
+  at::Tensor loss_unclipped = -a * ratio;
+  at::Tensor loss_clipped = -a * ratio.clamp(1.0 - clip.low, 1.0 + clip.high);
+  at::Tensor pg = torch::maximum(loss_unclipped, loss_clipped);
+
+  torch::NoGradGuard no_grad;
+  at::Tensor m = mask_in.to(torch::kBool);
+  PolicyLoss out;
+  out.pg = pg;
+  out.clipped = (loss_clipped.detach() > loss_unclipped.detach()).to(mf.scalar_type()).mul(mf).sum();
+  out.dual_clipped = torch::zeros({}, mf.options());
+  out.tokens = mf.sum();
+  at::Tensor seq_ratio = seq_log_ratio.clamp(-20.0, 20.0).exp().squeeze(1);
+  at::Tensor has_tokens = m.any(1);
+  const double inf = std::numeric_limits<double>::infinity();
+  out.ratio_min = seq_ratio.masked_fill(~has_tokens, inf).min();
+  out.ratio_max = seq_ratio.masked_fill(~has_tokens, -inf).max();
+  return out;
+}
+
+const std::vector<PolicyLossSpec>& policy_losses() {
+  static const std::vector<PolicyLossSpec> table{
+      {"clipped", policy_loss, /*reads_dual_clip=*/true},
+      {"gspo", gspo_policy_loss, /*reads_dual_clip=*/false},
+  };
+  return table;
+}
+
+const PolicyLossSpec& policy_loss_spec(const std::string& name) {
+  return find_by_name(policy_losses(), name, "policy loss");
+}
+
+MismatchSums sampler_mismatch(const at::Tensor& trainer_logp, const at::Tensor& sampler_logp,
+                              const at::Tensor& mask) {
+  check_same_shape(trainer_logp, "trainer_logp", sampler_logp, "sampler_logp", "sampler_mismatch");
+  check_same_shape(trainer_logp, "trainer_logp", mask, "mask", "sampler_mismatch");
+  torch::NoGradGuard no_grad;
+  at::Tensor m = mask.to(torch::kFloat64);
+  at::Tensor d = (trainer_logp.detach().to(torch::kFloat64) - sampler_logp.to(torch::kFloat64))
+                     .clamp(-20.0, 20.0);
+  at::Tensor w = d.exp();
+  return {(d.abs() * m).sum(), ((w - d - 1.0) * m).sum(), (w * m).sum(), (w * w * m).sum(), m.sum()};
+}
+
+at::Tensor truncated_is_weights(const at::Tensor& old_logp, const at::Tensor& sampler_logp,
+                                const at::Tensor& mask, config::TisLevel level, double cap) {
+  check_same_shape(old_logp, "old_logp", sampler_logp, "sampler_logp", "truncated_is_weights");
+  check_same_shape(old_logp, "old_logp", mask, "mask", "truncated_is_weights");
+  check(cap >= 1.0, "truncated_is_weights: cap must be >= 1, got " + std::to_string(cap));
+  torch::NoGradGuard no_grad;
+  at::Tensor d = as_float(old_logp.detach()) - as_float(sampler_logp).to(as_float(old_logp).scalar_type());
+  switch (level) {
+    case config::TisLevel::kNone:
+      return torch::ones_like(d);
+    case config::TisLevel::kToken:
+      return d.clamp(-20.0, 20.0).exp().clamp_max(cap);
+    case config::TisLevel::kSequence: {
+      at::Tensor mf = mask_like(mask, d);
+      at::Tensor seq = (d * mf).sum(1, true) / mf.sum(1, true).clamp_min(1.0);
+      return seq.clamp(-20.0, 20.0).exp().clamp_max(cap).expand_as(d).contiguous();
+    }
+  }
+  throw Error("truncated_is_weights: unknown level");
+}
+
+void validate_algorithm(const config::Config& cfg) {
+  const auto& alg = cfg.algorithm;
+  auto fail = [&](const std::string& key, const std::string& msg) {
+    throw Error(cfg.where(key), key, msg);
+  };
+  auto names = [](const auto& table) {
+    std::string s;
+    for (const auto& e : table) s += std::string(s.empty() ? "" : ", ") + e.name;
+    return s;
+  };
+  const PolicyLossSpec* loss = nullptr;
+  for (const auto& e : policy_losses())
+    if (alg.policy_loss == e.name) loss = &e;
+  if (!loss) fail("algorithm.policy_loss", "unknown policy loss '" + alg.policy_loss + "' (known: " + names(policy_losses()) + ")");
+  bool known_adv = false;
+  for (const auto& e : advantage_estimators()) known_adv |= alg.advantage == e.name;
+  if (!known_adv)
+    fail("algorithm.advantage", "unknown advantage estimator '" + alg.advantage + "' (known: " +
+                                    names(advantage_estimators()) + ")");
+  if (alg.dual_clip > 0 && !loss->reads_dual_clip)
+    fail("algorithm.dual_clip", "policy loss '" + alg.policy_loss + "' has no dual clip: set it to 0");
+  if (alg.dual_clip > 0 && alg.dual_clip <= 1)
+    fail("algorithm.dual_clip", "the dual-clip constant must be > 1 (or 0 = off), got " + std::to_string(alg.dual_clip));
+  if (alg.dynamic_sampling.enabled) {
+    bool found = false;
+    std::string listed;
+    for (const auto& c : cfg.reward.components) {
+      found |= c.name == alg.dynamic_sampling.component;
+      listed += std::string(listed.empty() ? "" : ", ") + c.name;
+    }
+    if (!found)
+      fail("algorithm.dynamic_sampling.component",
+           "'" + alg.dynamic_sampling.component + "' is not in reward.components (" + listed + ")");
+  }
 }
 
 LossNorm count_tokens(const at::Tensor& mask) {

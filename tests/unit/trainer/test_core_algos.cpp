@@ -11,7 +11,6 @@
 namespace principia::trainer {
 namespace {
 
-using config::Advantage;
 using config::KlEstimator;
 using config::LossAgg;
 
@@ -30,7 +29,7 @@ TEST(Advantages, GrpoUsesUnbiasedGroupStd) {
   // group 1: all 0.5 -> zero variance -> A = 0, counted
   // group 2: r = 0, 0, 3: mean 1, var (1 + 1 + 4) / 2 = 3, std √3 = 1.7320508; A = (−1, −1, 2) / (√3 + 1e-6)
   auto r = d2({{1, 2, 3}, {0.5, 0.5, 0.5}, {0, 0, 3}});
-  Advantages a = compute_advantages(r, Advantage::kGrpo, 1e-6);
+  Advantages a = compute_advantages(r, advantage_estimator("grpo"), 1e-6);
   EXPECT_EQ(a.groups, 3);
   EXPECT_EQ(a.zero_variance_groups, 1);
   EXPECT_NEAR(at2(a.values, 0, 0), -1 / 1.000001, 1e-12);
@@ -46,7 +45,7 @@ TEST(Advantages, GrpoBinaryRewardsG4) {
   // r = 0, 1, 0, 1: mean 0.5, unbiased var 4·0.25/3 = 1/3, std 0.5773503
   // A = ±0.5 / 0.5773503 = ±0.8660254 (eps 0 here to keep the number clean)
   auto r = d2({{0, 1, 0, 1}});
-  auto a = compute_advantages(r, Advantage::kGrpo, 0.0);
+  auto a = compute_advantages(r, advantage_estimator("grpo"), 0.0);
   EXPECT_NEAR(at2(a.values, 0, 0), -0.8660254037844387, 1e-12);
   EXPECT_NEAR(at2(a.values, 0, 1), 0.8660254037844387, 1e-12);
   EXPECT_EQ(a.zero_variance_groups, 0);
@@ -54,7 +53,7 @@ TEST(Advantages, GrpoBinaryRewardsG4) {
 
 TEST(Advantages, DrGrpoIsMeanCenteredOnly) {
   // r = 1, 2, 3 -> (−1, 0, 1); r = 0, 1, 0: mean 1/3 -> (−1/3, 2/3, −1/3)
-  auto a = compute_advantages(d2({{1, 2, 3}, {0, 1, 0}, {7, 7, 7}}), Advantage::kDrGrpo, 1e-6);
+  auto a = compute_advantages(d2({{1, 2, 3}, {0, 1, 0}, {7, 7, 7}}), advantage_estimator("drgrpo"), 1e-6);
   EXPECT_NEAR(at2(a.values, 0, 0), -1.0, 1e-12);
   EXPECT_NEAR(at2(a.values, 0, 2), 1.0, 1e-12);
   EXPECT_NEAR(at2(a.values, 1, 0), -1.0 / 3, 1e-12);
@@ -66,7 +65,7 @@ TEST(Advantages, BatchStdUsesStdOfAllRewards) {
   // all six rewards 1, 2, 3, .5, .5, .5: mean 7.5/6 = 1.25
   // squared deviations .0625 + .5625 + 3.0625 + 3·.5625 = 5.375; unbiased var 5.375/5 = 1.075
   // std = 1.0368221; group 0: (−1, 0, 1) / (1.0368221 + 1e-6) = ∓0.9644847; group 1: 0
-  auto a = compute_advantages(d2({{1, 2, 3}, {0.5, 0.5, 0.5}}), Advantage::kBatchStd, 1e-6);
+  auto a = compute_advantages(d2({{1, 2, 3}, {0.5, 0.5, 0.5}}), advantage_estimator("batch_std"), 1e-6);
   EXPECT_NEAR(at2(a.values, 0, 0), -0.9644847141091635, 1e-9);
   EXPECT_NEAR(at2(a.values, 0, 2), 0.9644847141091635, 1e-9);
   EXPECT_EQ(at2(a.values, 1, 0), 0.0);
@@ -76,15 +75,15 @@ TEST(Advantages, BatchStdUsesStdOfAllRewards) {
 TEST(Advantages, ZeroVarianceInFloatIsExactlyZero) {
   // 0.1f three times: the float mean can differ from 0.1f by rounding; A must still be 0.
   auto r = torch::full({2, 3}, 0.1f);
-  auto a = compute_advantages(r, Advantage::kGrpo, 1e-6);
+  auto a = compute_advantages(r, advantage_estimator("grpo"), 1e-6);
   EXPECT_EQ(a.zero_variance_groups, 2);
   EXPECT_EQ(a.values.abs().sum().item<double>(), 0.0);
   EXPECT_EQ(a.values.scalar_type(), torch::kFloat);
 }
 
 TEST(Advantages, RejectsBadShapes) {
-  EXPECT_THROW(compute_advantages(torch::zeros({4}), Advantage::kGrpo, 1e-6), Error);
-  EXPECT_THROW(compute_advantages(torch::zeros({4, 1}), Advantage::kGrpo, 1e-6), Error);
+  EXPECT_THROW(compute_advantages(torch::zeros({4}), advantage_estimator("grpo"), 1e-6), Error);
+  EXPECT_THROW(compute_advantages(torch::zeros({4, 1}), advantage_estimator("grpo"), 1e-6), Error);
 }
 
 TEST(KlInReward, SubtractsBetaTimesSequenceKl) {
@@ -229,6 +228,106 @@ TEST(PolicyLoss, PerTokenAdvantagesAndShapeChecks) {
   EXPECT_TRUE(torch::equal(a.pg, b.pg));
   EXPECT_THROW(policy_loss(c.logp, c.old_logp, torch::zeros({3}), c.mask, {}), Error);
   EXPECT_THROW(policy_loss(c.logp, c.old_logp.narrow(1, 0, 3), c.adv, c.mask, {}), Error);
+}
+
+// ---- GSPO ----
+
+TEST(GspoLoss, OneRatioPerSequenceClippedAsAWhole) {
+  // seq 0: log-ratios (0.1, 0.3, masked 5.0) -> mean 0.2, s = e^0.2 = 1.2214028; A = +1, ε_high
+  //   0.28: unclipped, pg_t = −1.2214028 on every token
+  // seq 1: log-ratios (−0.6, −0.2) -> mean −0.4, s = e^−0.4 = 0.6703200; A = +1, ε_low 0.2:
+  //   clip(s) = 0.8 > s, so pg = max(−s, −0.8) = −0.67032 (the unclipped branch, no clip)
+  // seq 2: the same ratios with A = −1: pg = max(s, 0.8) = 0.8, clipped, no gradient
+  auto logp = d2({{0.1, 0.3, 5.0}, {-0.6, -0.2, 0.0}, {-0.6, -0.2, 0.0}}).requires_grad_(true);
+  auto old_logp = torch::zeros({3, 3}, torch::kDouble);
+  auto mask = d2({{1, 1, 0}, {1, 1, 0}, {1, 1, 0}});
+  auto adv = torch::tensor({1.0, 1.0, -1.0}, torch::kDouble);
+  PolicyLoss pl = gspo_policy_loss(logp, old_logp, adv, mask, {0.2, 0.28, 0.0});
+  const double s0 = std::exp(0.2), s1 = std::exp(-0.4);
+  EXPECT_NEAR(at2(pl.pg, 0, 0), -s0, 1e-12);
+  EXPECT_NEAR(at2(pl.pg, 0, 1), -s0, 1e-12);
+  EXPECT_NEAR(at2(pl.pg, 1, 1), -s1, 1e-12);
+  EXPECT_NEAR(at2(pl.pg, 2, 0), 0.8, 1e-12);
+  EXPECT_EQ(pl.clipped.item<double>(), 2.0);  // seq 2's two tokens
+  EXPECT_NEAR(pl.ratio_min.item<double>(), s1, 1e-12);
+  EXPECT_NEAR(pl.ratio_max.item<double>(), s0, 1e-12);
+  // Gradient of Σ_t pg_t·mask: each token of an unclipped sequence gets −A·s (value s·∇log π_t),
+  // the clipped sequence none.
+  (pl.pg * mask).sum().backward();
+  EXPECT_NEAR(at2(logp.grad(), 0, 0), -s0, 1e-12);
+  EXPECT_NEAR(at2(logp.grad(), 1, 0), -s1, 1e-12);
+  EXPECT_EQ(at2(logp.grad(), 2, 0), 0.0);
+  EXPECT_EQ(at2(logp.grad(), 0, 2), 0.0);  // masked
+}
+
+TEST(GspoLoss, EqualsTheClippedLossOnOneTokenSequences) {
+  // One token: the sequence ratio is the token ratio, so GSPO and PPO's surrogate agree.
+  auto logp = d2({{0.5}, {-0.4}, {0.1}});
+  auto old_logp = d2({{0.0}, {0.0}, {0.0}});
+  auto mask = d2({{1}, {1}, {1}});
+  auto adv = torch::tensor({1.0, -2.0, 0.5}, torch::kDouble);
+  auto a = gspo_policy_loss(logp, old_logp, adv, mask, {0.2, 0.28, 0.0});
+  auto b = policy_loss(logp, old_logp, adv, mask, {0.2, 0.28, 0.0});
+  EXPECT_TRUE(torch::allclose(a.pg, b.pg, 1e-12, 1e-12));
+  EXPECT_EQ(a.clipped.item<double>(), b.clipped.item<double>());
+}
+
+// ---- registries ----
+
+TEST(Registries, NamesResolveAndUnknownNamesListTheKnownOnes) {
+  EXPECT_EQ(advantage_estimator("drgrpo").fn, &drgrpo_advantages);
+  EXPECT_EQ(policy_loss_spec("gspo").fn, &gspo_policy_loss);
+  EXPECT_EQ(policy_loss_spec("clipped").fn, &policy_loss);
+  try {
+    policy_loss_spec("ppo2");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("known: clipped, gspo"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(advantage_estimator("rloo"), Error);
+  EXPECT_EQ(advantage_estimators().size(), 3u);
+}
+
+// ---- sampler / trainer mismatch, truncated importance sampling ----
+
+TEST(SamplerMismatch, SumsOverMaskedTokens) {
+  // d = trainer − sampler = (0.1, −0.2, [masked 3.0]), (0, 0.5, 0)
+  auto trainer = d2({{-1.0, -2.2, 1.0}, {-0.5, -0.5, -1.0}});
+  auto sampler = d2({{-1.1, -2.0, -2.0}, {-0.5, -1.0, -1.0}});
+  auto mask = d2({{1, 1, 0}, {1, 1, 1}});
+  MismatchSums m = sampler_mismatch(trainer, sampler, mask);
+  const double d[5] = {0.1, -0.2, 0.0, 0.5, 0.0};
+  double abs = 0, kl = 0, w = 0, w2 = 0;
+  for (double x : d) abs += std::abs(x), kl += std::exp(x) - x - 1, w += std::exp(x), w2 += std::exp(2 * x);
+  EXPECT_NEAR(m.abs_diff.item<double>(), abs, 1e-12);
+  EXPECT_NEAR(m.kl.item<double>(), kl, 1e-12);
+  EXPECT_NEAR(m.w.item<double>(), w, 1e-12);
+  EXPECT_NEAR(m.w2.item<double>(), w2, 1e-12);
+  EXPECT_EQ(m.tokens.item<double>(), 5.0);
+  // identical log-probs: no mismatch, effective sample size 1
+  MismatchSums z = sampler_mismatch(sampler, sampler, mask);
+  EXPECT_EQ(z.abs_diff.item<double>(), 0.0);
+  EXPECT_NEAR(z.w.item<double>() * z.w.item<double>() / (z.tokens.item<double>() * z.w2.item<double>()), 1.0, 1e-12);
+}
+
+TEST(TruncatedIs, TokenAndSequenceWeightsAreCapped) {
+  // old − sampler = (0.5, 2.0, [masked 9]), cap 2: token weights e^0.5 = 1.6487213, min(e^2, 2) = 2
+  // sequence: mean over the two masked tokens 1.25 -> min(e^1.25 = 3.49, 2) = 2 on every token
+  auto old_logp = d2({{0.5, 2.0, 9.0}, {-0.3, 0.1, 0.0}});
+  auto sampler = torch::zeros({2, 3}, torch::kDouble);
+  auto mask = d2({{1, 1, 0}, {1, 1, 1}});
+  auto tok = truncated_is_weights(old_logp, sampler, mask, config::TisLevel::kToken, 2.0);
+  EXPECT_NEAR(at2(tok, 0, 0), std::exp(0.5), 1e-12);
+  EXPECT_EQ(at2(tok, 0, 1), 2.0);
+  EXPECT_NEAR(at2(tok, 1, 0), std::exp(-0.3), 1e-12);
+  auto seq = truncated_is_weights(old_logp, sampler, mask, config::TisLevel::kSequence, 2.0);
+  EXPECT_EQ(at2(seq, 0, 0), 2.0);
+  EXPECT_EQ(at2(seq, 0, 2), 2.0);
+  // seq 1: mean (−0.3 + 0.1 + 0) / 3 = −0.0666667
+  EXPECT_NEAR(at2(seq, 1, 1), std::exp(-0.2 / 3), 1e-12);
+  auto none = truncated_is_weights(old_logp, sampler, mask, config::TisLevel::kNone, 2.0);
+  EXPECT_TRUE(torch::equal(none, torch::ones_like(none)));
+  EXPECT_THROW(truncated_is_weights(old_logp, sampler, mask, config::TisLevel::kToken, 0.5), Error);
 }
 
 // ---- aggregation ----

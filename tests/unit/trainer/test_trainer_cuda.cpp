@@ -130,7 +130,7 @@ void grpo_updates_lower_the_loss(const std::string& device, const std::string& d
                   .expand({groups * G, P + N - 1});
   torch::manual_seed(3);
   auto rewards = torch::rand({groups, G}, torch::kFloat64);
-  auto adv = compute_advantages(rewards, config::Advantage::kGrpo, 1e-6).values.reshape({-1}).to(cuda, torch::kFloat);
+  auto adv = compute_advantages(rewards, advantage_estimator("grpo"), 1e-6).values.reshape({-1}).to(cuda, torch::kFloat);
   auto logp_of = [&] {
     return model::token_logprobs(policy->hidden_states(inputs), policy->head_weight(), targets, 64).logprobs;
   };
