@@ -121,6 +121,12 @@ const Entry kRegistry[] = {
      [](ParamReader&) -> ComponentFn {
        return [](const RewardInput& in) { return top1_reward(in); };
      }},
+    {"overlong",
+     [](ParamReader& r) -> ComponentFn {
+       OverlongParams p;
+       p.buffer = r.number("buffer", p.buffer, 1, 1e9);
+       return [p](const RewardInput& in) { return overlong_penalty(in, p); };
+     }},
     {"ndcg",
      [](ParamReader& r) -> ComponentFn {
        NdcgParams p;
@@ -259,7 +265,7 @@ CompositeReward::CompositeReward(const std::vector<config::RewardComponentConfig
       group_fns_.emplace_back();
     }
     names_.push_back(c.name);
-    is_format_.push_back(c.name == "format");
+    is_format_.push_back(c.name == "format" || c.name == "overlong");
     weights_.push_back(c.weight);
     weight_sum_ += c.weight;
   }
@@ -288,7 +294,8 @@ void CompositeReward::score(const Judgment& judgment, const Gold& gold,
 }
 
 void CompositeReward::score_group(const std::vector<Judgment>& judgments, const Gold& gold,
-                                  std::vector<RewardBreakdown>* out) const {
+                                  std::vector<RewardBreakdown>* out,
+                                  const std::vector<Generated>* generated) const {
   thread_local RewardInput scratch;
   thread_local std::vector<std::vector<double>> group_values;
   group_values.resize(fns_.size());
@@ -298,6 +305,7 @@ void CompositeReward::score_group(const std::vector<Judgment>& judgments, const 
   for (size_t i = 0; i < judgments.size(); ++i) {
     RewardBreakdown& b = (*out)[i];
     align(judgments[i], gold, &scratch);
+    if (generated) scratch.generated = (*generated)[i];
     b.values.resize(fns_.size());
     const bool gated = require_valid_format_ && !is_format_valid(judgments[i], gold, scratch);
     double total = 0;

@@ -75,8 +75,10 @@ class CompositeReward {
   // breakdown. Per-judgment components, the weights, the total and require_valid_format are
   // exactly those of score(); a group component's value is also zeroed by require_valid_format
   // for an invalid judgment, whose ranking still counts towards the group's majority.
+  // `generated` (optional): how each judgment was generated, for `overlong`.
   void score_group(const std::vector<Judgment>& judgments, const Gold& gold,
-                   std::vector<RewardBreakdown>* out) const;
+                   std::vector<RewardBreakdown>* out,
+                   const std::vector<Generated>* generated = nullptr) const;
 
  private:
   std::vector<std::string> names_;
@@ -86,7 +88,8 @@ class CompositeReward {
   std::vector<GroupComponentFn> group_fns_;  // empty for a per-judgment component
   int first_group_ = -1;                     // index of the first group component
   SourceLocation first_group_where_;
-  std::vector<bool> is_format_;  // the `format` component: kept for an invalid judgment
+  // `format` and `overlong`: kept for an invalid judgment under require_valid_format.
+  std::vector<bool> is_format_;
   bool require_valid_format_ = false;
 };
 

@@ -53,6 +53,15 @@ double distribution_match_reward(const RewardInput& in, const DistributionMatchP
 // when the ranking is a permutation and names one of them) that is gold-best.
 double top1_reward(const RewardInput& in);
 
+// DAPO's soft overlong punishment, in [−1, 0]: with L = max_new_tokens, b = buffer and n the
+// response's tokens: 0 while n ≤ L − b, then falling linearly to −1 at n = L (a truncated
+// response). 0 when the length is unknown. A penalty, not an accuracy: it counts for an invalid
+// judgment too (reward.require_valid_format does not zero it).
+struct OverlongParams {
+  double buffer = 128;
+};
+double overlong_penalty(const RewardInput& in, const OverlongParams& p);
+
 // NDCG@k of the predicted order (ranking_math.h: ties and unscored ordered pessimistically).
 struct NdcgParams {
   size_t k = 0;  // 0 = all

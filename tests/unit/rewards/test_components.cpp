@@ -370,5 +370,49 @@ TEST(RewardsRegistry, RequireValidFormatZeroesAccuracyOfAnInvalidJudgment) {
   EXPECT_NEAR(gated.score(good, g).total, CompositeReward(default_components()).score(good, g).total, 1e-12);
 }
 
+TEST(Overlong, SoftPenaltyInsideTheBufferAndMinusOneAtTheLimit) {
+  // L = 100, buffer 20: free up to 80 tokens, then (80 − n) / 20 down to −1 at n = 100.
+  Gold g = make_gold({5, 3, 1});
+  Judgment j = parse_judgment(judgment_text(g, {5, 3, 1}));
+  RewardInput in;
+  align(j, g, &in);
+  const OverlongParams p{20};
+  EXPECT_EQ(overlong_penalty(in, p), 0.0);  // length unknown
+  auto at = [&](int64_t n) {
+    in.generated = {n, 100};
+    return overlong_penalty(in, p);
+  };
+  EXPECT_EQ(at(10), 0.0);
+  EXPECT_EQ(at(80), 0.0);
+  EXPECT_NEAR(at(85), -0.25, 1e-12);
+  EXPECT_NEAR(at(100), -1.0, 1e-12);
+  EXPECT_NEAR(at(130), -1.0, 1e-12);  // never below −1
+  align(j, g, &in);                   // a new alignment forgets the length
+  EXPECT_EQ(in.generated.tokens, -1);
+}
+
+TEST(Overlong, IsAComponentThatRequireValidFormatKeeps) {
+  Gold g = make_gold({5, 3, 1});
+  std::vector<config::RewardComponentConfig> comps = default_components();
+  comps.push_back({});
+  comps.back().name = "overlong";
+  comps.back().weight = 0.5;
+  comps.back().params = {{"buffer", 10}};
+  const CompositeReward reward(comps, /*require_valid_format=*/true);
+  const std::vector<Judgment> group{parse_judgment("no judgment here"), parse_judgment(judgment_text(g, {5, 3, 1}))};
+  const std::vector<Generated> generated{{50, 50}, {45, 50}};  // truncated; half-way into the buffer
+  std::vector<RewardBreakdown> out;
+  reward.score_group(group, g, &out, &generated);
+  EXPECT_NEAR(out[0].values[2], -1.0, 1e-12);  // kept although the judgment is invalid
+  EXPECT_NEAR(out[1].values[2], -0.5, 1e-12);
+  // total = (0.15 format + 0.85 weighted_pair + 0.5 overlong) / 1.5
+  EXPECT_NEAR(out[1].total, (0.15 * out[1].values[0] + 0.85 * out[1].values[1] - 0.25) / 1.5, 1e-12);
+  reward.score_group(group, g, &out);  // without lengths: no penalty
+  EXPECT_EQ(out[0].values[2], 0.0);
+  config::RewardComponentConfig bad = comps.back();
+  bad.params = {{"buffer", 0}};
+  EXPECT_THROW(CompositeReward({bad}), Error);
+}
+
 }  // namespace
 }  // namespace principia::rewards
