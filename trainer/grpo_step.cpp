@@ -73,17 +73,107 @@ torch::Tensor gather_padded(const std::vector<torch::Tensor>& per_seq, const std
   return out;
 }
 
+// Sums the named fields over ranks in place, in one collective.
+template <class... T>
+void sum_over_ranks(Dist& dist, T&... fields) {
+  std::vector<double> v{double(fields)...};
+  v = dist.all_reduce(v, ReduceOp::kSum);
+  size_t i = 0;
+  ((fields = static_cast<T>(v[i++])), ...);
+}
+
 // Judgment counts summed over ranks, so rates are over the global batch.
 void all_reduce_sums(Dist& dist, rewards::MetricSums& m) {
-  auto v = dist.all_reduce({double(m.judgments), double(m.json_parsed), double(m.bracket_extraction),
-                            double(m.format_valid), double(m.pairs), double(m.pairs_tied), m.pairs_right,
-                            m.tau_sum, double(m.tau_items), m.ndcg_sum, m.variance_sum,
-                            double(m.variance_items)},
-                           ReduceOp::kSum);
-  m.judgments = int64_t(v[0]), m.json_parsed = int64_t(v[1]), m.bracket_extraction = int64_t(v[2]);
-  m.format_valid = int64_t(v[3]), m.pairs = int64_t(v[4]), m.pairs_tied = int64_t(v[5]), m.pairs_right = v[6];
-  m.tau_sum = v[7], m.tau_items = int64_t(v[8]), m.ndcg_sum = v[9], m.variance_sum = v[10];
-  m.variance_items = int64_t(v[11]);
+  sum_over_ranks(dist, m.judgments, m.json_parsed, m.bracket_extraction, m.format_valid, m.pairs,
+                 m.pairs_tied, m.pairs_right, m.tau_sum, m.tau_items, m.ndcg_sum, m.variance_sum,
+                 m.variance_items);
+}
+
+// One sampled completion with what the reward made of it.
+struct Sample {
+  Sequence seq;                     // prompt + response ids
+  std::vector<float> sampler_logp;  // the rollout's log-prob of each response token
+  bool truncated = false;           // cut at max_new_tokens
+  double reward = 0;                // the composite total
+  std::vector<double> components;   // each component's raw value, in config order
+  rewards::Judgment judgment;       // names mapped back to the real candidates
+  rewards::Gold gold;
+};
+
+// Render, roll out and score G samples of each item: every sample sees the candidates in its
+// own random order and has its own seed, so a sample depends on (seed, step, item, g) only.
+std::vector<Sample> roll_out(GrpoContext& ctx, const std::vector<data::Record>& items,
+                             const std::vector<int64_t>& item_indices, int64_t step,
+                             int64_t* rows_per_call) {
+  const auto& cfg = ctx.cfg;
+  const int64_t G = cfg.rollout.group_size;
+  const uint64_t seed = uint64_t(cfg.run.seed);
+  std::vector<Sample> samples;
+  std::vector<rewards::NameMapping> mappings;
+  std::vector<model::GenerationRequest> requests;
+  for (size_t i = 0; i < items.size(); ++i) {
+    for (int64_t g = 0; g < G; ++g) {
+      auto perm = sample_permutation(seed, step, item_indices[i], g, items[i].size());
+      auto rendered = ctx.format.render(items[i], perm);
+      auto ids = ctx.format.prompt_ids(rendered);
+      Sample s;
+      s.seq.prompt.assign(ids.begin(), ids.end());
+      s.gold = gold_of(items[i]);
+      samples.push_back(std::move(s));
+      mappings.push_back(rendered.mapping);
+      uint64_t sample_seed = Rng::derive(seed, {0x5a3bULL, uint64_t(step), uint64_t(item_indices[i]), uint64_t(g)}).next();
+      requests.push_back({samples.back().seq.prompt, sample_seed});
+    }
+  }
+  model::SamplingOptions sampling;
+  sampling.max_new_tokens = cfg.rollout.max_new_tokens;
+  sampling.temperature = cfg.rollout.temperature;
+  sampling.top_p = cfg.rollout.top_p;
+  sampling.top_k = cfg.rollout.top_k;
+  sampling.eos_ids = ctx.format.stop_ids();
+  sampling.use_config_eos = false;
+  // Rows per generate() call: bounded by rollout.generation_batch and the KV byte budget, each
+  // row reserving KV for the longest prompt here plus max_new_tokens.
+  size_t longest_prompt = 0;
+  for (const auto& s : samples) longest_prompt = std::max(longest_prompt, s.seq.prompt.size());
+  const auto& shape = ctx.policy.config();
+  const double kv_row = kv_bytes_per_token(shape.num_layers, shape.num_kv_heads, shape.head_dim,
+                                           double(ctx.policy.parameters().front().element_size())) *
+                        double(int64_t(longest_prompt) + cfg.rollout.max_new_tokens);
+  *rows_per_call = generation_rows(cfg.rollout, int64_t(requests.size()), kv_row);
+  auto generations = model::generate_in_batches(ctx.policy, requests, sampling, *rows_per_call);
+
+  for (size_t n = 0; n < samples.size(); ++n) {
+    Sample& s = samples[n];
+    s.seq.response = generations[n].ids;
+    s.sampler_logp = std::move(generations[n].logprobs);
+    s.truncated = generations[n].finish == model::FinishReason::kLength;
+    s.judgment = rewards::parse_judgment(ctx.format.decode_response(s.seq.response));
+    rewards::remap_names(s.judgment, mappings[n]);
+  }
+  // Scored a group at a time: a group component (consistency) compares the G samples.
+  std::vector<rewards::Judgment> group(static_cast<size_t>(G));
+  std::vector<rewards::Generated> generated(static_cast<size_t>(G));
+  std::vector<rewards::RewardBreakdown> breakdowns;
+  for (size_t first = 0; first < samples.size(); first += size_t(G)) {
+    for (int64_t g = 0; g < G; ++g) {
+      group[size_t(g)] = samples[first + size_t(g)].judgment;
+      generated[size_t(g)] = {int64_t(samples[first + size_t(g)].seq.response.size()), cfg.rollout.max_new_tokens};
+    }
+    ctx.reward.score_group(group, samples[first].gold, &breakdowns, &generated);
+    for (int64_t g = 0; g < G; ++g) {
+      samples[first + size_t(g)].reward = breakdowns[size_t(g)].total;
+      samples[first + size_t(g)].components = std::move(breakdowns[size_t(g)].values);
+    }
+  }
+  return samples;
+}
+
+// Dynamic sampling's filter: does the group's raw `component` value vary?
+bool has_signal(const std::vector<Sample>& samples, size_t first, int64_t G, size_t component) {
+  for (int64_t g = 1; g < G; ++g)
+    if (samples[first + size_t(g)].components[component] != samples[first].components[component]) return true;
+  return false;
 }
 
 }  // namespace
@@ -95,73 +185,76 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
   const int64_t G = cfg.rollout.group_size;
   const uint64_t seed = uint64_t(cfg.run.seed);
   const auto step_start = Clock::now();
+  if (ctx.hooks.step_begin) ctx.hooks.step_begin(step, ctx.policy);
   StepMetrics m;
 
-  // ---- 1. Render: every sample sees the candidates in its own random order ----
-  std::vector<Sequence> seqs;
-  std::vector<rewards::NameMapping> mappings;
-  std::vector<model::GenerationRequest> requests;
-  for (size_t i = 0; i < items.size(); ++i) {
-    for (int64_t g = 0; g < G; ++g) {
-      auto perm = sample_permutation(seed, step, item_indices[i], g, items[i].size());
-      auto rendered = ctx.format.render(items[i], perm);
-      auto ids = ctx.format.prompt_ids(rendered);
-      Sequence s;
-      s.prompt.assign(ids.begin(), ids.end());
-      seqs.push_back(std::move(s));
-      mappings.push_back(rendered.mapping);
-      uint64_t sample_seed = Rng::derive(seed, {0x5a3bULL, uint64_t(step), uint64_t(item_indices[i]), uint64_t(g)}).next();
-      requests.push_back({seqs.back().prompt, sample_seed});
-    }
-  }
-
-  // ---- 2. Rollout: G completions per item from the current policy ----
+  // ---- 1-3. Render, roll out G completions per item, reward them ----
+  // With dynamic sampling, a group whose raw accuracy component does not vary teaches nothing:
+  // it is set aside and the next items are rolled out, until every rank has its share of
+  // groups with signal or max_rounds rollouts ran. Every rank takes each next batch (its
+  // loader stays in step with the others); a rank that is full does not roll it out. A batch
+  // still short after the last round is completed with set-aside groups (advantage 0).
   auto t = Clock::now();
-  model::SamplingOptions sampling;
-  sampling.max_new_tokens = cfg.rollout.max_new_tokens;
-  sampling.temperature = cfg.rollout.temperature;
-  sampling.top_p = cfg.rollout.top_p;
-  sampling.top_k = cfg.rollout.top_k;
-  sampling.eos_ids = ctx.format.stop_ids();
-  sampling.use_config_eos = false;
-  // Rows per generate() call: bounded by rollout.generation_batch and the KV byte budget, each
-  // row reserving KV for the longest prompt here plus max_new_tokens.
-  size_t longest_prompt = 0;
-  for (const auto& s : seqs) longest_prompt = std::max(longest_prompt, s.prompt.size());
-  const auto& shape = ctx.policy.config();
-  const double kv_row = kv_bytes_per_token(shape.num_layers, shape.num_kv_heads, shape.head_dim,
-                                           double(ctx.policy.parameters().front().element_size())) *
-                        double(int64_t(longest_prompt) + cfg.rollout.max_new_tokens);
-  const int64_t rows_per_call = generation_rows(cfg.rollout, int64_t(requests.size()), kv_row);
+  const int64_t local_items = int64_t(items.size());
   // ZeRO-3: the policy's full weights, gathered once for the rollout and the old log-probs.
   std::optional<model::FullWeights> policy_weights(std::in_place, ctx.policy);
-  auto generations = model::generate_in_batches(ctx.policy, requests, sampling, rows_per_call);
-  const double rollout_s = seconds_since(t);
-
-  // ---- 3. Reward: parse, map shown names back, score against gold ----
-  t = Clock::now();
-  const size_t N = seqs.size();
+  const auto& ds = alg.dynamic_sampling;
+  size_t ds_component = 0;
+  if (ds.enabled)
+    ds_component = size_t(std::find(ctx.reward.names().begin(), ctx.reward.names().end(), ds.component) -
+                          ctx.reward.names().begin());
+  std::vector<Sample> samples, set_aside;  // kept groups; groups without signal
+  int64_t rows_per_call = 0, rounds = 0, groups_seen = 0, groups_dropped = 0;
+  std::vector<data::Record> round_items = items;
+  std::vector<int64_t> round_indices = item_indices;
+  while (true) {
+    ++rounds;
+    if (int64_t(samples.size()) < local_items * G) {
+      auto batch = roll_out(ctx, round_items, round_indices, step, &rows_per_call);
+      for (size_t first = 0; first < batch.size(); first += size_t(G)) {
+        ++groups_seen;
+        const bool keep = !ds.enabled || has_signal(batch, first, G, ds_component);
+        auto& to = keep && int64_t(samples.size()) < local_items * G ? samples : set_aside;
+        if (!keep) ++groups_dropped;
+        to.insert(to.end(), std::make_move_iterator(batch.begin() + long(first)),
+                  std::make_move_iterator(batch.begin() + long(first) + G));
+      }
+    }
+    if (!ds.enabled) break;
+    const bool short_here = int64_t(samples.size()) < local_items * G;
+    if (ctx.dist.all_reduce(double(short_here), ReduceOp::kMax) == 0 || rounds == ds.max_rounds) break;
+    data::Batch next = ctx.next_batch();
+    round_items = std::move(next.items);
+    round_indices = std::move(next.indices);
+  }
+  int64_t groups_filled = 0;
+  for (size_t first = 0; int64_t(samples.size()) < local_items * G; first += size_t(G), ++groups_filled)
+    samples.insert(samples.end(), std::make_move_iterator(set_aside.begin() + long(first)),
+                   std::make_move_iterator(set_aside.begin() + long(first) + G));
+  set_aside.clear();
+  const size_t N = samples.size();
+  std::vector<Sequence> seqs(N);
   std::vector<float> reward_values(N);
+  std::vector<torch::Tensor> sampler_logp(N);
   std::vector<double> component_sums(ctx.reward.names().size(), 0.0);
   rewards::MetricSums judged;
   int64_t truncated = 0, response_tokens = 0, longest = 0;
-  rewards::RewardBreakdown breakdown;
+  std::vector<char> in_loss(N, 1);  // 0: a truncated completion under algorithm.mask_truncated
   for (size_t n = 0; n < N; ++n) {
-    const auto& gen = generations[n];
-    seqs[n].response = gen.ids;
-    if (gen.finish == model::FinishReason::kLength) ++truncated;
-    response_tokens += int64_t(gen.ids.size());
-    longest = std::max<int64_t>(longest, int64_t(gen.ids.size()));
-    rewards::Judgment judgment = rewards::parse_judgment(ctx.format.decode_response(gen.ids));
-    rewards::remap_names(judgment, mappings[n]);
-    rewards::Gold gold = gold_of(items[n / size_t(G)]);
-    ctx.reward.score(judgment, gold, &breakdown);
-    reward_values[n] = float(breakdown.total);
-    for (size_t c = 0; c < component_sums.size(); ++c) component_sums[c] += breakdown.values[c];
-    judged.add(judgment, gold);
+    Sample& s = samples[n];
+    truncated += s.truncated;
+    response_tokens += int64_t(s.seq.response.size());
+    longest = std::max<int64_t>(longest, int64_t(s.seq.response.size()));
+    reward_values[n] = float(s.reward);
+    for (size_t c = 0; c < component_sums.size(); ++c) component_sums[c] += s.components[c];
+    judged.add(s.judgment, s.gold);
+    sampler_logp[n] = torch::tensor(s.sampler_logp, torch::kFloat32);
+    in_loss[n] = !(alg.mask_truncated && s.truncated);
+    seqs[n] = std::move(s.seq);
   }
-  torch::Tensor rewards_t = torch::from_blob(reward_values.data(), {int64_t(items.size()), G}, torch::kFloat32).clone();
-  const double reward_s = seconds_since(t);
+  samples.clear();
+  torch::Tensor rewards_t = torch::from_blob(reward_values.data(), {local_items, G}, torch::kFloat32).clone();
+  const double rollout_s = seconds_since(t);
 
   // ---- 4. Old-policy and reference log-probs on the sampled tokens ----
   // On-policy (one epoch, one mini-batch, KL not folded into the reward): the policy has not
@@ -171,7 +264,7 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
   t = Clock::now();
   const double temperature = cfg.rollout.temperature;
   const bool use_kl = alg.kl_coef > 0 && ctx.reference != nullptr;
-  const int64_t W = ctx.dist.world_size(), local_items = int64_t(items.size()), global_items = local_items * W;
+  const int64_t W = ctx.dist.world_size(), global_items = local_items * W;
   const int64_t items_per_mini = alg.mini_batch > 0 ? std::min<int64_t>(alg.mini_batch, global_items) : global_items;
   const bool on_policy = alg.ppo_epochs == 1 && items_per_mini == global_items && !(use_kl && alg.kl_in_reward);
   double entropy_sum = 0;
@@ -202,9 +295,11 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
     reward_kl_tokens = mask.sum().item<double>();
   }
   // Over the global batch (rank blocks in rank order): batch-std needs every group; the
-  // per-group modes give the same values either way.
+  // per-group estimators give the same values either way.
   torch::Tensor rewards_all = ctx.dist.all_gather(rewards_t);
-  Advantages adv = compute_advantages(ctx.dist.all_gather(shaped), alg.advantage, alg.adv_eps);
+  torch::Tensor shaped_all = ctx.dist.all_gather(shaped);
+  Advantages adv = compute_advantages(shaped_all, ctx.advantage, alg.adv_eps);
+  if (ctx.hooks.advantages) ctx.hooks.advantages(step, rewards_all, shaped_all, adv);
   torch::Tensor adv_flat =
       adv.values.narrow(0, int64_t(ctx.dist.rank()) * local_items, local_items).flatten().contiguous();
 
@@ -219,18 +314,21 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
   double loss_sum = 0, grad_norm_sum = 0;
   // Running sums stay on the device and are read once after the update: no host
   // synchronisation inside the micro-batch loop.
-  enum Acc { kPg, kKl, kEnt, kEntropyMetric, kClipped, kDual, kTokens, kAccSize };
+  enum Acc {
+    kPg, kKl, kEnt, kEntropyMetric, kClipped, kDual, kTokens,
+    kMismatchAbs, kMismatchKl, kMismatchW, kMismatchW2, kMismatchTokens, kTisWeight, kAccSize
+  };
   torch::Tensor acc = torch::zeros({kAccSize}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
   torch::Tensor ratio_min_t = torch::full({}, INFINITY, acc.options());
   torch::Tensor ratio_max_t = torch::full({}, -INFINITY, acc.options());
   auto add = [&](Acc slot, const torch::Tensor& v) { acc[slot] += v.detach().to(torch::kFloat64); };
-  int64_t updates = 0, skipped = 0;
+  int64_t updates = 0, skipped = 0, mini_index = 0;
   Rng order_rng = Rng::derive(seed, {0x0dd5ULL, uint64_t(step)});
   for (int64_t epoch = 0; epoch < alg.ppo_epochs; ++epoch) {
     std::vector<size_t> item_order(static_cast<size_t>(global_items));  // global item indices
     for (size_t i = 0; i < item_order.size(); ++i) item_order[i] = i;
     order_rng.shuffle(item_order);
-    for (size_t start = 0; start < item_order.size(); start += size_t(items_per_mini)) {
+    for (size_t start = 0; start < item_order.size(); start += size_t(items_per_mini), ++mini_index) {
       std::vector<size_t> rows_of_mini;  // this rank's sequences in it: whole groups stay together
       for (size_t k = start; k < std::min(item_order.size(), start + size_t(items_per_mini)); ++k) {
         if (int64_t(item_order[k]) % W != ctx.dist.rank()) continue;
@@ -241,14 +339,13 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
       // summed gradients are those of one loss over the whole mini-batch.
       LossNorm norm;
       for (size_t n : rows_of_mini) {
-        double len = double(seqs[n].response.size());
+        double len = in_loss[n] ? double(seqs[n].response.size()) : 0.0;
         norm.tokens += len;
         norm.seqs += len > 0 ? 1 : 0;
       }
-      auto global_norm = ctx.dist.all_reduce({norm.tokens, norm.seqs}, ReduceOp::kSum);
-      norm.tokens = global_norm[0];
-      norm.seqs = global_norm[1];
+      sum_over_ranks(ctx.dist, norm.tokens, norm.seqs);
       norm.max_response_len = cfg.rollout.max_new_tokens;
+      if (norm.tokens == 0) continue;  // every completion masked out (mask_truncated): nothing to learn
       ctx.optimizer.zero_grad();
       torch::Tensor mini_loss_t = torch::zeros({}, acc.options());
       const auto mbs = micro_batches(seqs, rows_of_mini, alg.micro_batch_tokens);
@@ -265,25 +362,43 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
           old = gather_padded(old_logp, mb, R, device);
         }
         std::vector<int64_t> mb_idx(mb.begin(), mb.end());
+        std::vector<float> keep;
+        for (size_t n : mb) keep.push_back(float(in_loss[n]));
+        const torch::Tensor loss_mask = cur.mask * torch::tensor(keep).to(device).unsqueeze(1);
+        const torch::Tensor sampled = gather_padded(sampler_logp, mb, R, device);
         auto A = adv_flat.index_select(0, torch::tensor(mb_idx)).to(device);
-        PolicyLoss pl = policy_loss(cur.logp, old, A, cur.mask, clip);
-        torch::Tensor pg = aggregate_loss(pl.pg, cur.mask, alg.loss_agg, norm);
+        if (epoch == 0) {  // every sequence once: how far the sampler is from the trainer
+          MismatchSums mm = sampler_mismatch(old, sampled, cur.mask);
+          add(kMismatchAbs, mm.abs_diff), add(kMismatchKl, mm.kl), add(kMismatchW, mm.w);
+          add(kMismatchW2, mm.w2), add(kMismatchTokens, mm.tokens);
+        }
+        PolicyLoss pl = ctx.loss.fn(cur.logp, old, A, loss_mask, clip);
+        torch::Tensor token_loss = pl.pg;
+        if (alg.tis.level != config::TisLevel::kNone) {
+          torch::Tensor w = truncated_is_weights(old, sampled, loss_mask, alg.tis.level, alg.tis.cap);
+          token_loss = token_loss * w;
+          add(kTisWeight, (w * loss_mask).sum());
+        }
+        torch::Tensor pg = aggregate_loss(token_loss, loss_mask, alg.loss_agg, norm);
         torch::Tensor loss = pg;
         add(kPg, pg);
+        torch::Tensor ref;
         if (use_kl && !alg.kl_in_reward) {
-          auto kl = aggregate_loss(kl_penalty(cur.logp, gather_padded(ref_logp, mb, R, device), alg.kl_estimator),
-                                   cur.mask, alg.loss_agg, norm);
+          ref = gather_padded(ref_logp, mb, R, device);
+          auto kl = aggregate_loss(kl_penalty(cur.logp, ref, alg.kl_estimator), loss_mask, alg.loss_agg, norm);
           loss = loss + alg.kl_coef * kl;
           add(kKl, kl);
         }
         if (alg.entropy_coef > 0) {
-          auto ent = aggregate_loss(cur.entropy, cur.mask, alg.loss_agg, norm);
+          auto ent = aggregate_loss(cur.entropy, loss_mask, alg.loss_agg, norm);
           loss = loss - alg.entropy_coef * ent;
           add(kEnt, ent);
         }
-        if (std::find(ctx.inject_nonfinite_steps.begin(), ctx.inject_nonfinite_steps.end(), step) !=
-            ctx.inject_nonfinite_steps.end())
-          loss = loss * std::numeric_limits<double>::quiet_NaN();
+        if (ctx.hooks.micro_batch_loss) {
+          MicroBatchView view{epoch, mini_index, mb, cur.logp.detach(), old, ref, sampled,
+                              cur.entropy.defined() ? cur.entropy.detach() : cur.entropy, cur.mask, loss_mask, A, norm};
+          ctx.hooks.micro_batch_loss(step, view, loss);
+        }
         loss.backward();
         mini_loss_t += loss.detach().to(torch::kFloat64);
         add(kClipped, pl.clipped);
@@ -325,34 +440,33 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
   // ---- 7. Metrics: over the global batch (the same on every rank, except time/*) ----
   const torch::Tensor acc_host = acc.cpu();
   const double* a = acc_host.data_ptr<double>();
-  double pg_sum = a[kPg], kl_sum = a[kKl], ent_sum = a[kEnt];
-  entropy_sum += a[kEntropyMetric];
-  double clipped = a[kClipped], dual = a[kDual], tokens = a[kTokens];
-  double ratio_min = ratio_min_t.item<double>(), ratio_max = ratio_max_t.item<double>();
-  int64_t update_tokens = 0;
-  for (const auto& s : seqs) update_tokens += s.length();
-  {
-    auto sums = ctx.dist.all_reduce({pg_sum, kl_sum, ent_sum, clipped, dual, tokens, entropy_sum, double(response_tokens),
-                                     double(truncated), double(update_tokens), reward_kl_sum, reward_kl_tokens},
-                                    ReduceOp::kSum);
-    pg_sum = sums[0], kl_sum = sums[1], ent_sum = sums[2];
-    clipped = sums[3], dual = sums[4], tokens = sums[5];
-    entropy_sum = sums[6], response_tokens = int64_t(sums[7]), truncated = int64_t(sums[8]);
-    update_tokens = int64_t(sums[9]);
-    reward_kl_sum = sums[10], reward_kl_tokens = sums[11];
-    component_sums = ctx.dist.all_reduce(component_sums, ReduceOp::kSum);
-    all_reduce_sums(ctx.dist, judged);
-    ratio_min = ctx.dist.all_reduce(ratio_min, ReduceOp::kMin);
-    ratio_max = ctx.dist.all_reduce(ratio_max, ReduceOp::kMax);
-    longest = int64_t(ctx.dist.all_reduce(double(longest), ReduceOp::kMax));
+  struct {  // every rank's contribution, summed over ranks in one collective
+    double pg, kl, ent, clipped, dual, tokens, entropy, response_tokens, truncated, update_tokens;
+    double reward_kl, reward_kl_tokens, mismatch_abs, mismatch_kl, mismatch_w, mismatch_w2;
+    double mismatch_tokens, tis_weight, groups_seen, groups_dropped, groups_filled, masked_out;
+  } sum{a[kPg], a[kKl], a[kEnt], a[kClipped], a[kDual], a[kTokens], entropy_sum + a[kEntropyMetric],
+        double(response_tokens), double(truncated), 0, reward_kl_sum, reward_kl_tokens,
+        a[kMismatchAbs], a[kMismatchKl], a[kMismatchW], a[kMismatchW2], a[kMismatchTokens], a[kTisWeight],
+        double(groups_seen), double(groups_dropped), double(groups_filled), 0};
+  for (size_t n = 0; n < N; ++n) {
+    sum.update_tokens += double(seqs[n].length());
+    sum.masked_out += in_loss[n] ? 0 : 1;
   }
-  const size_t N_local = N;
-  const size_t N_all = N_local * size_t(ctx.dist.world_size());
-  const int64_t mini_count = std::max<int64_t>(1, updates);  // loss/*: means over applied updates
+  sum_over_ranks(ctx.dist, sum.pg, sum.kl, sum.ent, sum.clipped, sum.dual, sum.tokens, sum.entropy,
+                 sum.response_tokens, sum.truncated, sum.update_tokens, sum.reward_kl, sum.reward_kl_tokens,
+                 sum.mismatch_abs, sum.mismatch_kl, sum.mismatch_w, sum.mismatch_w2, sum.mismatch_tokens,
+                 sum.tis_weight, sum.groups_seen, sum.groups_dropped, sum.groups_filled, sum.masked_out);
+  component_sums = ctx.dist.all_reduce(component_sums, ReduceOp::kSum);
+  all_reduce_sums(ctx.dist, judged);
+  const double ratio_min = ctx.dist.all_reduce(ratio_min_t.item<double>(), ReduceOp::kMin);
+  const double ratio_max = ctx.dist.all_reduce(ratio_max_t.item<double>(), ReduceOp::kMax);
+  longest = int64_t(ctx.dist.all_reduce(double(longest), ReduceOp::kMax));
+  const double N_all = double(N) * double(W);
+  const double mini_count = double(std::max<int64_t>(1, updates));  // loss/*: means over applied updates
   m.set("reward/mean", rewards_all.mean().item<double>());
   m.set("reward/std", rewards_all.numel() > 1 ? rewards_all.std().item<double>() : 0.0);
   for (size_t c = 0; c < component_sums.size(); ++c)
-    m.set("reward/" + ctx.reward.names()[c], component_sums[c] / double(N_all));
+    m.set("reward/" + ctx.reward.names()[c], component_sums[c] / N_all);
   auto judged_json = judged.to_json();
   auto num = [](const ordered_json& j, const char* k) { return j.contains(k) && j[k].is_number() ? j[k].get<double>() : NAN; };
   m.set("judgment/format_valid_rate", num(judged_json, "format_valid_rate"));
@@ -360,35 +474,49 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
   m.set("advantage/mean", adv.values.mean().item<double>());
   m.set("advantage/abs_mean", adv.values.abs().mean().item<double>());
   m.set("advantage/zero_variance_groups", double(adv.zero_variance_groups) / double(std::max<int64_t>(1, adv.groups)));
-  m.set("loss/total", loss_sum / double(mini_count));
-  m.set("loss/pg", pg_sum / double(mini_count));
-  if (use_kl && !alg.kl_in_reward) m.set("loss/kl", kl_sum / double(mini_count));
-  if (use_kl && alg.kl_in_reward) {  // the KL shaped the rewards, it is not in the loss
-    m.set("reward/kl_penalty", alg.kl_coef * reward_kl_sum / double(N_all));  // mean β·Σ_t kl subtracted
-    m.set("kl/token_mean", reward_kl_sum / std::max(1.0, reward_kl_tokens));
+  if (ds.enabled) {
+    m.set("dynamic_sampling/rounds", double(rounds));
+    m.set("dynamic_sampling/groups_seen", sum.groups_seen);
+    m.set("dynamic_sampling/groups_dropped", sum.groups_dropped);
+    m.set("dynamic_sampling/groups_kept", double(global_items) - sum.groups_filled);
+    m.set("dynamic_sampling/groups_filled", sum.groups_filled);  // without signal, to complete the batch
   }
-  if (alg.entropy_coef > 0) m.set("loss/entropy", ent_sum / double(mini_count));
-  double tok = std::max(1.0, tokens);
-  m.set("policy/clip_fraction", clipped / tok);
-  if (alg.dual_clip > 0) m.set("policy/dual_clip_fraction", dual / tok);
+  m.set("loss/total", loss_sum / mini_count);
+  m.set("loss/pg", sum.pg / mini_count);
+  if (use_kl && !alg.kl_in_reward) m.set("loss/kl", sum.kl / mini_count);
+  if (use_kl && alg.kl_in_reward) {  // the KL shaped the rewards, it is not in the loss
+    m.set("reward/kl_penalty", alg.kl_coef * sum.reward_kl / N_all);  // mean β·Σ_t kl subtracted
+    m.set("kl/token_mean", sum.reward_kl / std::max(1.0, sum.reward_kl_tokens));
+  }
+  if (alg.entropy_coef > 0) m.set("loss/entropy", sum.ent / mini_count);
+  const double tok = std::max(1.0, sum.tokens);
+  m.set("policy/clip_fraction", sum.clipped / tok);
+  if (alg.dual_clip > 0) m.set("policy/dual_clip_fraction", sum.dual / tok);
   m.set("policy/ratio_min", ratio_min);
   m.set("policy/ratio_max", ratio_max);
+  // Sampler against trainer on the sampled tokens, before any update of this step.
+  const double mm_tok = std::max(1.0, sum.mismatch_tokens);
+  m.set("mismatch/logp_abs_diff", sum.mismatch_abs / mm_tok);
+  m.set("mismatch/kl", sum.mismatch_kl / mm_tok);
+  m.set("mismatch/ess", sum.mismatch_w2 > 0 ? sum.mismatch_w * sum.mismatch_w / (mm_tok * sum.mismatch_w2) : NAN);
+  if (alg.tis.level != config::TisLevel::kNone) m.set("mismatch/tis_weight_mean", sum.tis_weight / tok);
+  if (alg.mask_truncated) m.set("response/masked_truncated_share", sum.masked_out / N_all);
   m.set("optim/lr", lr);
   m.set("optim/grad_norm", updates ? grad_norm_sum / double(updates) : NAN);
   m.set("optim/skipped_updates", double(skipped));
-  m.set("policy/entropy", entropy_sum / double(std::max<int64_t>(1, response_tokens)));
-  m.set("response/length_mean", double(response_tokens) / double(N_all));
+  m.set("policy/entropy", sum.entropy / std::max(1.0, sum.response_tokens));
+  m.set("response/length_mean", sum.response_tokens / N_all);
   m.set("response/length_max", double(longest));
-  m.set("response/truncated_share", double(truncated) / double(N_all));
+  m.set("response/truncated_share", sum.truncated / N_all);
   m.set("rollout/rows_per_call", double(rows_per_call));  // rank 0's (its longest prompt decides)
   m.set("time/rollout_s", rollout_s);
-  m.set("time/reward_s", reward_s);
   m.set("time/reference_s", reference_s);
   m.set("time/update_s", update_s);
   m.set("time/step_s", seconds_since(step_start));
-  m.set("throughput/rollout_tokens_per_s", double(response_tokens) / std::max(1e-9, rollout_s));
-  m.set("throughput/update_tokens_per_s", double(update_tokens * alg.ppo_epochs) / std::max(1e-9, update_s));
+  m.set("throughput/rollout_tokens_per_s", sum.response_tokens / std::max(1e-9, rollout_s));
+  m.set("throughput/update_tokens_per_s", sum.update_tokens * double(alg.ppo_epochs) / std::max(1e-9, update_s));
   m.set("memory/peak_rss_gib", peak_rss_gib());  // host memory; on a GPU the device peak is not reported yet
+  if (ctx.hooks.step_end) ctx.hooks.step_end(step, ctx.policy, m);
   return m;
 }
 

@@ -1,13 +1,18 @@
 // One GRPO step (DESIGN.md §"One GRPO step"), top to bottom in grpo_step.cpp:
-// render -> rollout -> reward -> advantage -> reference -> clipped policy update.
+// render -> rollout -> reward (-> dynamic sampling) -> advantage -> reference -> policy update.
 #pragma once
 
+#include <ATen/core/Tensor.h>
+
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "core/config.h"
+#include "data/loader.h"
 #include "data/record.h"
 #include "rewards/registry.h"
+#include "trainer/core_algos.h"
 #include "trainer/dist.h"
 #include "trainer/judge_task.h"
 #include "trainer/metrics.h"
@@ -19,6 +24,31 @@ class Transformer;
 
 namespace principia::trainer {
 
+// What the update computed on one micro-batch: the inputs of the loss, for observers (a test
+// recomputes the loss from them with the registries' pure functions).
+struct MicroBatchView {
+  int64_t epoch = 0, mini_batch = 0;
+  std::vector<size_t> rows;  // this rank's sequence indices
+  // [B, R]: the policy's log-probs now (detached), the old policy's, the reference's (undefined
+  // without KL in the loss), the sampler's, the entropy (undefined unless computed); the
+  // response mask, the mask the loss uses (truncated rows zeroed under
+  // algorithm.mask_truncated); advantages [B].
+  at::Tensor logp, old_logp, ref_logp, sampler_logp, entropy, mask, loss_mask, advantages;
+  LossNorm norm;  // the mini-batch's global normalisers
+};
+
+// Observers a caller installs (tests; train_run's fault injection). Empty in a normal run.
+struct StepHooks {
+  std::function<void(int64_t step, model::Transformer& policy)> step_begin;
+  // rewards: the composite totals [groups, G] of the whole batch; shaped: what the estimator
+  // read (KL folded in when configured).
+  std::function<void(int64_t step, const at::Tensor& rewards, const at::Tensor& shaped, const Advantages&)>
+      advantages;
+  // Before backward; may replace `loss` (the reliability tests make it NaN).
+  std::function<void(int64_t step, const MicroBatchView&, at::Tensor& loss)> micro_batch_loss;
+  std::function<void(int64_t step, model::Transformer& policy, const StepMetrics&)> step_end;
+};
+
 struct GrpoContext {
   const config::Config& cfg;
   const JudgeFormat& format;
@@ -27,12 +57,14 @@ struct GrpoContext {
   model::Transformer* reference;  // frozen; nullptr when algorithm.kl_coef == 0
   AdamW& optimizer;
   Dist& dist;                     // no-op at world size 1
-  Dist::GradReducer& grads;       // all-reduces the policy's gradients during the last backward
+  Dist::GradReducer& grads;       // reduces the policy's gradients during the backward passes
   int64_t total_steps;            // for the LR schedule
+  const AdvantageEstimator& advantage;  // algorithm.advantage, resolved once
+  const PolicyLossSpec& loss;           // algorithm.policy_loss
+  // Dynamic sampling: this rank's share of the next batch, when a step needs more groups.
+  std::function<data::Batch()> next_batch;
+  StepHooks hooks;
   int64_t bad_steps_in_a_row = 0; // non-finite steps skipped (reset by a good one)
-  // Fault injection for the reliability tests: steps (0-based) whose loss is made NaN.
-  // Set from $PRINCIPIA_FAULT_NONFINITE_STEPS ("3,4"); empty in normal runs.
-  std::vector<int64_t> inject_nonfinite_steps;
 };
 
 // Runs one step on `items` (this rank's share of the batch; `item_indices` are their dataset

@@ -2,7 +2,9 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
+#include <limits>
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
@@ -250,176 +252,200 @@ void print_table(const std::vector<std::pair<std::string, EvalSummary>>& rows) {
   std::fflush(stdout);
 }
 
-}  // namespace
 
-int run(const config::Config& cfg, const RunOptions& options) {
-  if (options.mode != RunMode::kEval) config::validate_for_training(cfg);
-  const std::string run_dir = cfg.run.output_dir;
-  // ---- ranks: one process without a launcher; torchrun / Slurm set the environment ----
-  const DistEnv dist_env = dist_env_from_environment();
-  if (options.mode == RunMode::kEval && dist_env.rank != 0) return 0;  // eval runs on one process
-  const std::string device = resolve_device(cfg, options.mode == RunMode::kEval ? 0 : dist_env.local_rank);
-  // This rank's GPU becomes the current device before any CUDA or NCCL work, so nothing (NCCL's
-  // communicator, a default-device allocation) lands on cuda:0 for every rank.
-  if (const torch::Device d(device); d.is_cuda())
-    c10::impl::getDeviceGuardImpl(c10::DeviceType::CUDA)->setDevice(d);
-  log::set_level(dist_env.rank == 0 ? log::parse_level(cfg.log.level) : log::Level::kWarn);  // rank 0 logs
-  // One writer per run directory: rank 0 (the writer) holds the lock until the process ends; a
-  // second run on the same directory stops here, before it touches anything.
-  std::unique_ptr<RunDirLock> run_lock;
-  if (dist_env.rank == 0) run_lock = std::make_unique<RunDirLock>(run_dir);
-  if (options.mode != RunMode::kEval) {
-    check_divisible(cfg, "rollout.batch_size", cfg.rollout.batch_size, dist_env.world_size);
-    check_divisible(cfg, "algorithm.mini_batch", cfg.algorithm.mini_batch, dist_env.world_size);
-    if (cfg.trainer.sft_steps > 0)
-      check_divisible(cfg, "trainer.sft_batch_size", cfg.trainer.sft_batch_size, dist_env.world_size);
-  }
-  std::unique_ptr<Dist> dist = Dist::create(cfg.dist, options.mode == RunMode::kEval ? DistEnv{} : dist_env);
-  const double baseline_rss_gib = current_rss_gib();  // before any data, tokenizer or model
-  const bool main_rank = dist->is_main();
-  const int world = dist->world_size();
-  fs::create_directories(run_dir);
-  {  // Preflight: the run directory must be writable before any heavy work.
-    std::string probe = run_dir + "/.write-probe-" + std::to_string(dist->rank());
-    write_file_atomic(probe, "ok");
-    fs::remove(probe);
-  }
-  const std::string resolved = config::to_yaml(cfg);
-  if (main_rank) write_file_atomic(run_dir + "/config.resolved.yaml", resolved);
+// One run of `train`, `sft` or `eval`: its phases in the order they run, and the state one
+// phase hands the next.
+class Run {
+ public:
+  Run(const config::Config& cfg, const RunOptions& options)
+      : cfg(cfg), options(options), run_dir(cfg.run.output_dir), eval_only(options.mode == RunMode::kEval) {}
 
-  // ---- resume point: checked before any work (a bad --resume PATH costs nothing) ----
-  std::string resume_dir;
-  auto resolve = [&] {
-    if (!options.resume.empty()) resume_dir = resolve_resume(run_dir, options.resume);
-  };
-  dist->on_rank0("finding the checkpoint to resume", resolve);  // first: it removes torn ones
-  if (!main_rank) resolve();
-  if (options.mode != RunMode::kEval) install_stop_handlers();
+  int execute() {
+    if (!start_ranks()) return 0;
+    prepare_data_and_tokenizer();
+    build_policy();
+    if (eval_only) {
+      evaluate("model", "eval");
+      print_table(table);
+      return 0;
+    }
+    if (resume_dir.empty()) evaluate("base", "step-base");
+    if (!sft()) return kExitPreempted;
+    if (options.mode == RunMode::kSft) {
+      write_sft_model();
+      return 0;
+    }
+    build_reference();
+    if (!grpo()) return kExitPreempted;
+    evaluate("grpo", "step-" + std::to_string(cfg.trainer.max_steps));
+    if (main_rank) export_for_serving();
+    return 0;
+  }
+
+ private:
+  // ---- ranks, device, the run directory and its lock, the resume point ----
+  // false: this process has nothing to do (eval runs on rank 0 only).
+  bool start_ranks() {
+    // One process without a launcher; torchrun / Slurm set the environment.
+    const DistEnv dist_env = dist_env_from_environment();
+    if (eval_only && dist_env.rank != 0) return false;
+    device = resolve_device(cfg, eval_only ? 0 : dist_env.local_rank);
+    // This rank's GPU becomes the current device before any CUDA or NCCL work, so nothing (NCCL's
+    // communicator, a default-device allocation) lands on cuda:0 for every rank.
+    if (const torch::Device d(device); d.is_cuda())
+      c10::impl::getDeviceGuardImpl(c10::DeviceType::CUDA)->setDevice(d);
+    log::set_level(dist_env.rank == 0 ? log::parse_level(cfg.log.level) : log::Level::kWarn);  // rank 0 logs
+    // One writer per run directory: rank 0 (the writer) holds the lock until the process ends; a
+    // second run on the same directory stops here, before it touches anything.
+    if (dist_env.rank == 0) run_lock = std::make_unique<RunDirLock>(run_dir);
+    if (!eval_only) {
+      check_divisible(cfg, "rollout.batch_size", cfg.rollout.batch_size, dist_env.world_size);
+      check_divisible(cfg, "algorithm.mini_batch", cfg.algorithm.mini_batch, dist_env.world_size);
+      if (cfg.trainer.sft_steps > 0)
+        check_divisible(cfg, "trainer.sft_batch_size", cfg.trainer.sft_batch_size, dist_env.world_size);
+    }
+    dist = Dist::create(cfg.dist, eval_only ? DistEnv{} : dist_env);
+    baseline_rss_gib = current_rss_gib();  // before any data, tokenizer or model
+    main_rank = dist->is_main();
+    world = dist->world_size();
+    fs::create_directories(run_dir);
+    {  // Preflight: the run directory must be writable before any heavy work.
+      std::string probe = run_dir + "/.write-probe-" + std::to_string(dist->rank());
+      write_file_atomic(probe, "ok");
+      fs::remove(probe);
+    }
+    resolved = config::to_yaml(cfg);
+    if (main_rank) write_file_atomic(run_dir + "/config.resolved.yaml", resolved);
+
+    // The resume point is checked before any work (a bad --resume PATH costs nothing).
+    auto resolve = [&] {
+      if (!options.resume.empty()) resume_dir = resolve_resume(run_dir, options.resume);
+    };
+    dist->on_rank0("finding the checkpoint to resume", resolve);  // first: it removes torn ones
+    if (!main_rank) resolve();
+    if (!eval_only) install_stop_handlers();
+    torch::manual_seed(uint64_t(cfg.run.seed));
+    // Intra-op threads: OMP_NUM_THREADS when the launcher set it, else the cores shared out among
+    // this node's ranks.
+    int threads = std::max(1, int(std::thread::hardware_concurrency()) / std::max(1, dist_env.local_world_size));
+    if (const char* omp = std::getenv("OMP_NUM_THREADS"); omp && std::atoi(omp) > 0) threads = std::atoi(omp);
+    at::set_num_threads(threads);
+
+    // A model initialised from the YAML shape is sized before the data and tokenizer are made.
+    if (!eval_only && cfg.model.path.empty()) {
+      const int64_t vocab = cfg.tokenizer.train ? cfg.tokenizer.train_vocab_size : cfg.model.vocab_size;
+      if (vocab > 0) check_room_for_checkpoint(run_dir, count_parameters(cfg.model, vocab).total, cfg.model.dtype);
+    }
+    return true;
+  }
+
   // Every rank stops at the same step: the signal any rank got, agreed on once per step.
-  auto agreed_stop = [&] { return int(dist->all_reduce(double(stop_requested()), ReduceOp::kMax)); };
-  torch::manual_seed(uint64_t(cfg.run.seed));
-  // Intra-op threads: OMP_NUM_THREADS when the launcher set it, else the cores shared out among
-  // this node's ranks.
-  int threads = std::max(1, int(std::thread::hardware_concurrency()) / std::max(1, dist_env.local_world_size));
-  if (const char* omp = std::getenv("OMP_NUM_THREADS"); omp && std::atoi(omp) > 0) threads = std::atoi(omp);
-  at::set_num_threads(threads);
+  int agreed_stop() { return int(dist->all_reduce(double(stop_requested()), ReduceOp::kMax)); }
 
-  // A model initialised from the YAML shape is sized before the data and tokenizer are made.
-  if (options.mode != RunMode::kEval && cfg.model.path.empty()) {
-    const int64_t vocab = cfg.tokenizer.train ? cfg.tokenizer.train_vocab_size : cfg.model.vocab_size;
-    if (vocab > 0) check_room_for_checkpoint(run_dir, count_parameters(cfg.model, vocab).total, cfg.model.dtype);
+  // ---- data, tokenizer, prompt format, reward (rank 0 writes the run's files, the others read) ----
+  void prepare_data_and_tokenizer() {
+    std::string tok_file = cfg.tokenizer.path;
+    auto prepare = [&] {
+      paths = prepare_data(cfg, run_dir);
+      // Eval reads a trained model with the tokenizer it was trained with, never a new one.
+      const bool eval_of_a_model = eval_only && !cfg.model.path.empty();
+      if (cfg.tokenizer.train && !eval_of_a_model) tok_file = train_tokenizer(cfg, run_dir, paths.train);
+    };
+    dist->on_rank0("data and tokenizer preparation", prepare);
+    if (!main_rank) prepare();  // finds rank 0's files
+    tok_path = tok_file.empty() ? cfg.model.path : tok_file;
+    tok = tokenizer::load_tokenizer(tok_path);
+    format = std::make_unique<JudgeFormat>(JudgeFormat::from_config(cfg, tok));
+    reward = std::make_unique<rewards::CompositeReward>(cfg.reward.components, cfg.reward.require_valid_format);
+    if (!resume_dir.empty()) {
+      ckpt = load_checkpoint(resume_dir, /*read_optimizer=*/false);
+      if (ckpt.state.config_hash != resume_config_hash(cfg))
+        log::warn("resuming from ", resume_dir, " with a different config than it was written with");
+      log::info("resuming from ", resume_dir, " (step ", ckpt.state.step, ")");
+    }
+    if (!paths.eval.empty()) eval_items = read_all(paths.eval, cfg.eval.max_items, source_options(cfg));
   }
 
-  // ---- data, tokenizer, prompt format (rank 0 writes the run's files, the others then read) ----
-  DataPaths paths;
-  std::string tok_path = cfg.tokenizer.path;
-  auto prepare = [&] {
-    paths = prepare_data(cfg, run_dir);
-    // Eval reads a trained model with the tokenizer it was trained with, never a new one.
-    const bool eval_of_a_model = options.mode == RunMode::kEval && !cfg.model.path.empty();
-    if (cfg.tokenizer.train && !eval_of_a_model)
-      tok_path = train_tokenizer(cfg, run_dir, paths.train);
-  };
-  dist->on_rank0("data and tokenizer preparation", prepare);
-  if (!main_rank) prepare();  // finds rank 0's files
-  if (tok_path.empty()) tok_path = cfg.model.path;
-  std::shared_ptr<const tokenizer::Tokenizer> tok = tokenizer::load_tokenizer(tok_path);
-  JudgeFormat format = JudgeFormat::from_config(cfg, tok);
-  rewards::CompositeReward reward(cfg.reward.components, cfg.reward.require_valid_format);
-
-  LoadedCheckpoint ckpt;
-  if (!resume_dir.empty()) {
-    ckpt = load_checkpoint(resume_dir, /*read_optimizer=*/false);
-    if (ckpt.state.config_hash != resume_config_hash(cfg))
-      log::warn("resuming from ", resume_dir, " with a different config than it was written with");
-    log::info("resuming from ", resume_dir, " (step ", ckpt.state.step, ")");
-  }
-
-  // ---- model ----
-  model::LoadOptions load;
-  load.dtype = config::enum_name(cfg.model.dtype);
-  load.device = device;
-  std::shared_ptr<model::Transformer> policy;
-  if (!resume_dir.empty()) policy = model::load_pretrained(ckpt.model_dir, load);
-  else if (!cfg.model.path.empty()) policy = model::load_pretrained(cfg.model.path, load);
-  else {  // initialised on the CPU, so every device starts from the same weights
-    policy = model::init_from_config(cfg.model, tok->vocab_size(), uint64_t(cfg.run.seed));
-    policy->to(torch::Device(device));
-  }
-  policy->set_gradient_checkpointing(cfg.model.gradient_checkpointing);
-  {  // Same initial weights on every rank, whatever each read or initialised.
-    std::vector<torch::Tensor> weights;
-    for (auto& p : policy->parameters()) weights.push_back(p.detach());
-    dist->broadcast(weights);
-  }
-  log::info("model: ", model::model_config(*policy).num_parameters(), " parameters, vocabulary ",
-            tok->vocab_size(), ", on ", device);
-  if (options.mode != RunMode::kEval) {
-    check_room_for_checkpoint(run_dir, model::model_config(*policy).num_parameters(), cfg.model.dtype);
-    if (cfg.rollout.kv_cache_gib > 0) {  // the budget must hold one sequence of the longest kind
-      const auto& shape = model::model_config(*policy);
-      const double row = kv_bytes_per_token(shape.num_layers, shape.num_kv_heads, shape.head_dim,
-                                            double(policy->parameters().front().element_size())) *
-                         double(cfg.data.max_prompt_tokens + cfg.rollout.max_new_tokens);
-      try {
-        generation_rows(cfg.rollout, 1, row);
-      } catch (const Error& e) {
-        const SourceLocation at = cfg.where("rollout.kv_cache_gib");
-        throw Error((at.known() ? at.str() + ": " : std::string()) + e.what());
+  // ---- the policy: loaded (a checkpoint, a model folder) or initialised, the same on every rank ----
+  void build_policy() {
+    load.dtype = config::enum_name(cfg.model.dtype);
+    load.device = device;
+    if (!resume_dir.empty()) policy = model::load_pretrained(ckpt.model_dir, load);
+    else if (!cfg.model.path.empty()) policy = model::load_pretrained(cfg.model.path, load);
+    else {  // initialised on the CPU, so every device starts from the same weights
+      policy = model::init_from_config(cfg.model, tok->vocab_size(), uint64_t(cfg.run.seed));
+      policy->to(torch::Device(device));
+    }
+    policy->set_gradient_checkpointing(cfg.model.gradient_checkpointing);
+    {  // Same initial weights on every rank, whatever each read or initialised.
+      std::vector<torch::Tensor> weights;
+      for (auto& p : policy->parameters()) weights.push_back(p.detach());
+      dist->broadcast(weights);
+    }
+    log::info("model: ", model::model_config(*policy).num_parameters(), " parameters, vocabulary ",
+              tok->vocab_size(), ", on ", device);
+    if (!eval_only) {
+      check_room_for_checkpoint(run_dir, model::model_config(*policy).num_parameters(), cfg.model.dtype);
+      if (cfg.rollout.kv_cache_gib > 0) {  // the budget must hold one sequence of the longest kind
+        const auto& shape = model::model_config(*policy);
+        const double row = kv_bytes_per_token(shape.num_layers, shape.num_kv_heads, shape.head_dim,
+                                              double(policy->parameters().front().element_size())) *
+                           double(cfg.data.max_prompt_tokens + cfg.rollout.max_new_tokens);
+        try {
+          generation_rows(cfg.rollout, 1, row);
+        } catch (const Error& e) {
+          const SourceLocation at = cfg.where("rollout.kv_cache_gib");
+          throw Error((at.known() ? at.str() + ": " : std::string()) + e.what());
+        }
       }
     }
+    // ZeRO-3: from here on each rank keeps only its shard of the policy's weights.
+    if (cfg.optim.zero_stage == 3 && !eval_only)
+      policy_shards = std::make_unique<ShardedParams>(*policy, *dist, /*trainable=*/true);
   }
 
-  // ZeRO-3: from here on each rank keeps only its shard of the policy's weights.
-  std::unique_ptr<ShardedParams> policy_shards;
-  if (cfg.optim.zero_stage == 3 && options.mode != RunMode::kEval)
-    policy_shards = std::make_unique<ShardedParams>(*policy, *dist, /*trainable=*/true);
-
-  std::vector<data::Record> eval_items;
-  if (!paths.eval.empty()) eval_items = read_all(paths.eval, cfg.eval.max_items, source_options(cfg));
-  EvalOptions eval_options = EvalOptions::from(cfg);
-  std::vector<std::pair<std::string, EvalSummary>> table;
-  auto run_eval = [&](const std::string& label, const std::string& name) {
+  // ---- evaluation: rank 0 evaluates the policy on the eval items, the others wait ----
+  void evaluate(const std::string& label, const std::string& name) {
     if (eval_items.empty()) return;
     model::FullWeights weights(*policy);  // ZeRO-3: gathered on every rank, used by rank 0
-    dist->on_rank0("evaluation " + label, [&] {  // rank 0 evaluates, the others wait
+    const EvalOptions eval_options = EvalOptions::from(cfg);
+    dist->on_rank0("evaluation " + label, [&] {
       auto t0 = std::chrono::steady_clock::now();
       std::vector<ordered_json> judgments;
       auto* keep = eval_options.write_judgments ? &judgments : nullptr;
-      auto e = evaluate(*policy, format, reward, eval_items, eval_options, keep);
+      auto e = trainer::evaluate(*policy, *format, *reward, eval_items, eval_options, keep);
       write_eval(run_dir, name, e, keep);
       table.emplace_back(label, EvalSummary::of(e));
       log::info("eval ", label, ": ", eval_items.size(), " items in ",
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), "s");
     });
-  };
-
-  if (options.mode == RunMode::kEval) {
-    run_eval("model", "eval");
-    print_table(table);
-    return 0;
   }
 
-  auto save_model_dir = [&](const std::string& dir) {
+  void save_model_dir(const std::string& dir) {
     if (!main_rank) return;
     model::save_pretrained(*policy, dir);
     copy_tokenizer(tok_path, dir);
-  };
+  }
 
-  // ---- SFT warm-start (skipped when resuming: checkpoints are taken after it) ----
-  const bool do_sft = resume_dir.empty() && (options.mode == RunMode::kSft || cfg.trainer.sft_steps > 0);
-  if (resume_dir.empty()) run_eval("base", "step-base");
-  if (do_sft && cfg.trainer.sft_steps > 0) {
-    auto src = std::shared_ptr<const data::RecordSource>(data::open_record_source(paths.train, source_options(cfg)));
+  data::LoaderOptions loader_options(uint64_t seed, int64_t global_batch) const {
     data::LoaderOptions lo;
-    lo.seed = uint64_t(cfg.run.seed) ^ 0x5f7ULL;
+    lo.seed = seed;
     lo.rank = dist->rank();
     lo.world_size = world;
-    lo.batch_size = cfg.trainer.sft_batch_size / world;
+    lo.batch_size = global_batch / world;
     lo.max_prompt_tokens = cfg.data.max_prompt_tokens;
-    lo.prompt_tokens = [&](const data::Record& r) { return format.prompt_length(r); };
+    lo.prompt_tokens = [fmt = format.get()](const data::Record& r) { return fmt->prompt_length(r); };
     lo.prefetch = cfg.data.prefetch;
-    data::Loader loader(src, lo);
+    return lo;
+  }
+
+  // ---- SFT warm-start (skipped when resuming: checkpoints are taken after it) ----
+  // false when a signal stopped it.
+  bool sft() {
+    const bool do_sft = resume_dir.empty() && (options.mode == RunMode::kSft || cfg.trainer.sft_steps > 0);
+    if (!do_sft || cfg.trainer.sft_steps == 0) return true;
+    auto src = std::shared_ptr<const data::RecordSource>(data::open_record_source(paths.train, source_options(cfg)));
+    data::Loader loader(src, loader_options(uint64_t(cfg.run.seed) ^ 0x5f7ULL, cfg.trainer.sft_batch_size));
     config::OptimConfig sft_optim = cfg.optim;
     AdamW opt = make_optimizer(*policy, cfg, *dist, policy_shards.get());
     auto own_grads = gradient_reducer(opt, cfg, *dist, policy_shards.get());
@@ -429,14 +455,14 @@ int run(const config::Config& cfg, const RunOptions& options) {
     for (int64_t s = 0; s < cfg.trainer.sft_steps; ++s) {
       data::Batch b = loader.next();
       double lr = lr_at(sft_optim, cfg.trainer.sft_lr, s, cfg.trainer.sft_steps);
-      auto r = sft_update(*policy, opt, format, b.items, b.indices, s, uint64_t(cfg.run.seed), lr,
+      auto r = sft_update(*policy, opt, *format, b.items, b.indices, s, uint64_t(cfg.run.seed), lr,
                           cfg.optim.grad_clip, cfg.algorithm.micro_batch_tokens, *dist, grads);
       if (int sig = agreed_stop()) {
         // SFT has no checkpoints (they start with GRPO): a resumed run redoes it, bit for bit.
         bar.finish();
         log::warn("stopping on ", stop_signal_name(sig), " during SFT (step ", s + 1, " of ",
                   cfg.trainer.sft_steps, "); nothing to checkpoint yet, a resumed run starts over");
-        return kExitPreempted;
+        return false;
       }
       recent = s == 0 ? r.loss : 0.9 * recent + 0.1 * r.loss;
       char buf[64];
@@ -444,22 +470,21 @@ int run(const config::Config& cfg, const RunOptions& options) {
       bar.advance(1, buf);
     }
     bar.finish();
-    run_eval("sft", "step-sft");
+    evaluate("sft", "step-sft");
+    return true;
   }
-  if (options.mode == RunMode::kSft) {
+
+  void write_sft_model() {
     model::FullWeights weights(*policy);
     dist->on_rank0("writing the SFT model", [&] {
       save_model_dir(run_dir + "/sft-model");
       print_table(table);
     });
-    return 0;
   }
 
-  // ---- GRPO ----
-  // The frozen reference is the policy GRPO starts from (after SFT), kept beside the run.
-  std::shared_ptr<model::Transformer> reference;
-  std::unique_ptr<ShardedParams> reference_shards;  // ZeRO-3: sharded as the policy is
-  if (cfg.algorithm.kl_coef > 0) {
+  // ---- the frozen reference: the policy GRPO starts from (after SFT), kept beside the run ----
+  void build_reference() {
+    if (cfg.algorithm.kl_coef == 0) return;
     std::string ref_dir = run_dir + "/reference";
     if (resume_dir.empty()) {
       model::FullWeights weights(*policy);
@@ -469,69 +494,38 @@ int run(const config::Config& cfg, const RunOptions& options) {
     for (auto& p : reference->parameters()) p.set_requires_grad(false);
     if (policy_shards) reference_shards = std::make_unique<ShardedParams>(*reference, *dist, /*trainable=*/false);
   }
-  auto src = std::shared_ptr<const data::RecordSource>(data::open_record_source(paths.train, source_options(cfg)));
-  data::LoaderOptions lo;
-  lo.seed = uint64_t(cfg.run.seed);
-  lo.rank = dist->rank();
-  lo.world_size = world;
-  lo.batch_size = cfg.rollout.batch_size / world;
-  lo.max_prompt_tokens = cfg.data.max_prompt_tokens;
-  lo.prompt_tokens = [&](const data::Record& r) { return format.prompt_length(r); };
-  lo.prefetch = cfg.data.prefetch;
-  data::Cursor start_cursor;
-  AdamW optimizer = make_optimizer(*policy, cfg, *dist, policy_shards.get());  // any checkpoint restores it
-  int64_t first_step = 0;
-  if (!resume_dir.empty() && policy_shards) {
-    // The entries of the parameters this rank's shards overlap, re-cut into the shards.
-    std::set<std::string> needed;
-    for (const auto& name : policy_shards->params_needed()) needed.insert(name);
-    policy_shards->load_checkpoint_state(
-        optimizer, read_optimizer_state(resume_dir, [&](const std::string& key) {
-          return needed.count(AdamW::param_of_key(key)) > 0;
-        }));
-    first_step = ckpt.state.step;
-  } else if (!resume_dir.empty()) {
-    // Each rank reads only the state of the parameters it owns, from whichever shards hold it.
-    std::set<std::string> owned;
-    for (size_t i = 0; i < optimizer.params().size(); ++i)
-      if (optimizer.owns(i)) owned.insert(optimizer.params()[i].name);
-    optimizer.load_state_dict(read_optimizer_state(
-        resume_dir, [&](const std::string& key) { return owned.count(AdamW::param_of_key(key)) > 0; }));
-    first_step = ckpt.state.step;
-  }
-  std::unique_ptr<data::Loader> loader_probe = std::make_unique<data::Loader>(src, [&] { auto l = lo; l.prefetch = 0; return l; }());
-  if (!resume_dir.empty()) start_cursor = loader_probe->cursor_from_json(ckpt.state.data_cursor);
-  if (loader_probe->filtered() > 0)
-    log::info(loader_probe->filtered(), " training items longer than data.max_prompt_tokens = ",
-              cfg.data.max_prompt_tokens, " skipped");
-  loader_probe.reset();
-  data::Loader loader(src, lo, start_cursor);
 
-  std::unique_ptr<MetricsWriter> metrics;  // rank 0's; every rank's metrics are already global
-  if (main_rank) metrics = std::make_unique<MetricsWriter>(run_dir, cfg.log.tensorboard, first_step);
-  auto write_metrics = [&](int64_t step, const StepMetrics& m) {
-    if (!metrics) return;
-    StepMetrics with_baseline = m;
-    with_baseline.set("memory/baseline_rss_gib", baseline_rss_gib);
-    metrics->write(step, with_baseline);
-  };
-  auto own_grads = gradient_reducer(optimizer, cfg, *dist, policy_shards.get());
-  Dist::GradReducer& grads = own_grads ? *own_grads : *policy_shards;
-  GrpoContext ctx{cfg,       format, reward, *policy, reference.get(), optimizer, *dist, grads,
-                  cfg.trainer.max_steps, 0, {}};
-  if (const char* faults = std::getenv("PRINCIPIA_FAULT_NONFINITE_STEPS")) {
-    std::stringstream list(faults);
-    for (std::string item; std::getline(list, item, ',');)
-      if (!item.empty()) ctx.inject_nonfinite_steps.push_back(std::stoll(item));
-    log::warn("fault injection: non-finite loss at steps ", faults, " ($PRINCIPIA_FAULT_NONFINITE_STEPS)");
+  // A resumed run's optimizer state; returns the step to continue from (0 for a fresh run).
+  int64_t restore_optimizer(AdamW& optimizer) {
+    if (resume_dir.empty()) return 0;
+    if (policy_shards) {
+      // The entries of the parameters this rank's shards overlap, re-cut into the shards.
+      std::set<std::string> needed;
+      for (const auto& name : policy_shards->params_needed()) needed.insert(name);
+      policy_shards->load_checkpoint_state(
+          optimizer, read_optimizer_state(resume_dir, [&](const std::string& key) {
+            return needed.count(AdamW::param_of_key(key)) > 0;
+          }));
+    } else {
+      // Each rank reads only the state of the parameters it owns, from whichever shards hold it.
+      std::set<std::string> owned;
+      for (size_t i = 0; i < optimizer.params().size(); ++i)
+        if (optimizer.owns(i)) owned.insert(optimizer.params()[i].name);
+      optimizer.load_state_dict(read_optimizer_state(
+          resume_dir, [&](const std::string& key) { return owned.count(AdamW::param_of_key(key)) > 0; }));
+    }
+    return ckpt.state.step;
   }
-  auto checkpoint = [&](int64_t step) {
+
+  // A checkpoint of step `step`: the model, the optimizer state (each rank its shard when
+  // sharded), state.json with the data cursor; returns its directory on rank 0.
+  std::string write_checkpoint(int64_t step, data::Loader& loader, AdamW& optimizer) {
     CheckpointContents c;
     c.state.step = step;
     c.state.world_size = world;
     c.state.config_hash = resume_config_hash(cfg);
     c.state.data_cursor = nlohmann::json::parse(loader.cursor_json().dump());
-    c.write_model = save_model_dir;
+    c.write_model = [this](const std::string& dir) { save_model_dir(dir); };
     // ZeRO-3 writes the per-parameter format of the other stages (each rank its owners' share).
     c.optimizer_state = policy_shards ? policy_shards->checkpoint_state(optimizer) : optimizer.state_dict();
     c.files = {{"config.resolved.yaml", resolved}};
@@ -566,61 +560,146 @@ int run(const config::Config& cfg, const RunOptions& options) {
       if (sharded) fs::remove_all(staging);
     });
     return dir;
-  };
+  }
 
-  Progress bar("grpo", cfg.trainer.max_steps, main_rank ? stdout : nullptr);
-  bar.set(first_step);
+  // The caller's step observers, plus the reliability tests' fault injection: with
+  // $PRINCIPIA_FAULT_NONFINITE_STEPS="3,4" the loss of those steps (0-based) is made NaN.
+  StepHooks step_hooks() const {
+    StepHooks hooks = options.hooks ? *options.hooks : StepHooks{};
+    const char* faults = std::getenv("PRINCIPIA_FAULT_NONFINITE_STEPS");
+    if (!faults) return hooks;
+    std::vector<int64_t> steps;
+    std::stringstream list(faults);
+    for (std::string item; std::getline(list, item, ',');)
+      if (!item.empty()) steps.push_back(std::stoll(item));
+    log::warn("fault injection: non-finite loss at steps ", faults, " ($PRINCIPIA_FAULT_NONFINITE_STEPS)");
+    hooks.micro_batch_loss = [steps, observe = hooks.micro_batch_loss](int64_t step, const MicroBatchView& view,
+                                                                       at::Tensor& loss) {
+      if (observe) observe(step, view, loss);
+      if (std::find(steps.begin(), steps.end(), step) != steps.end())
+        loss = loss * std::numeric_limits<double>::quiet_NaN();
+    };
+    return hooks;
+  }
+
+  // ---- GRPO: steps from the start or the resumed checkpoint, metrics, checkpoints, evals ----
+  // false when a signal stopped it (after writing a checkpoint).
+  bool grpo() {
+    auto src = std::shared_ptr<const data::RecordSource>(data::open_record_source(paths.train, source_options(cfg)));
+    const data::LoaderOptions lo = loader_options(uint64_t(cfg.run.seed), cfg.rollout.batch_size);
+    data::Cursor start_cursor;
+    AdamW optimizer = make_optimizer(*policy, cfg, *dist, policy_shards.get());  // any checkpoint restores it
+    const int64_t first_step = restore_optimizer(optimizer);
+    std::unique_ptr<data::Loader> loader_probe = std::make_unique<data::Loader>(src, [&] { auto l = lo; l.prefetch = 0; return l; }());
+    if (!resume_dir.empty()) start_cursor = loader_probe->cursor_from_json(ckpt.state.data_cursor);
+    if (loader_probe->filtered() > 0)
+      log::info(loader_probe->filtered(), " training items longer than data.max_prompt_tokens = ",
+                cfg.data.max_prompt_tokens, " skipped");
+    loader_probe.reset();
+    data::Loader loader(src, lo, start_cursor);
+
+    std::unique_ptr<MetricsWriter> metrics;  // rank 0's; every rank's metrics are already global
+    if (main_rank) metrics = std::make_unique<MetricsWriter>(run_dir, cfg.log.tensorboard, first_step);
+    auto write_metrics = [&](int64_t step, const StepMetrics& m) {
+      if (!metrics) return;
+      StepMetrics with_baseline = m;
+      with_baseline.set("memory/baseline_rss_gib", baseline_rss_gib);
+      metrics->write(step, with_baseline);
+    };
+    auto own_grads = gradient_reducer(optimizer, cfg, *dist, policy_shards.get());
+    Dist::GradReducer& grads = own_grads ? *own_grads : *policy_shards;
+    GrpoContext ctx{cfg, *format, *reward, *policy, reference.get(), optimizer, *dist, grads, cfg.trainer.max_steps,
+                    advantage_estimator(cfg.algorithm.advantage), policy_loss_spec(cfg.algorithm.policy_loss),
+                    [&] { return loader.next(); }, step_hooks()};
+    auto checkpoint = [&](int64_t step) { return write_checkpoint(step, loader, optimizer); };
+
+    Progress bar("grpo", cfg.trainer.max_steps, main_rank ? stdout : nullptr);
+    bar.set(first_step);
+    int64_t last_checkpoint_step = -1;
+    for (int64_t step = first_step; step < cfg.trainer.max_steps; ++step) {
+      data::Batch batch = loader.next();
+      StepMetrics m = grpo_step(ctx, batch.items, batch.indices, step);
+      if (ctx.bad_steps_in_a_row > 0 && main_rank)
+        log::warn("step ", step + 1, ": non-finite loss or gradient, update skipped (",
+                  ctx.bad_steps_in_a_row, " in a row; trainer.max_bad_steps = ", cfg.trainer.max_bad_steps, ")");
+      if (ctx.bad_steps_in_a_row >= cfg.trainer.max_bad_steps) {
+        write_metrics(step + 1, m);
+        // Skipped steps left the weights alone: this checkpoint is the last good state.
+        std::string dir = checkpoint(step + 1);
+        throw Error("stopping: " + std::to_string(ctx.bad_steps_in_a_row) +
+                    " steps in a row had a non-finite loss or gradient (trainer.max_bad_steps = " +
+                    std::to_string(cfg.trainer.max_bad_steps) + "); " +
+                    (dir.empty() ? "rank 0's checkpoint of step " + std::to_string(step + 1) : dir) +
+                    " holds the last good weights");
+      }
+      if ((step + 1) % cfg.log.every == 0 || step + 1 == cfg.trainer.max_steps) write_metrics(step + 1, m);
+      char buf[96];
+      std::snprintf(buf, sizeof buf, "reward %.3f valid %.2f", m.get("reward/mean"),
+                    m.get("judgment/format_valid_rate"));
+      bar.advance(1, buf);
+      if (cfg.eval.every > 0 && (step + 1) % cfg.eval.every == 0 && step + 1 < cfg.trainer.max_steps)
+        evaluate("step " + std::to_string(step + 1), "step-" + std::to_string(step + 1));
+      bool last = step + 1 == cfg.trainer.max_steps;
+      if (last || (cfg.checkpoint.every > 0 && (step + 1) % cfg.checkpoint.every == 0))
+        last_checkpoint = checkpoint(step + 1), last_checkpoint_step = step + 1;
+      if (int sig = agreed_stop(); sig && !last) {
+        if (last_checkpoint_step != step + 1) last_checkpoint = checkpoint(step + 1);
+        bar.finish();
+        if (main_rank)
+          log::warn("stopping on ", stop_signal_name(sig), " after step ", step + 1, ": ", last_checkpoint,
+                  " written; continue with --resume auto (exit code ", kExitPreempted, ")");
+        return false;
+      }
+    }
+    bar.finish();
+    if (last_checkpoint_step < 0 && cfg.trainer.max_steps > 0) last_checkpoint = checkpoint(cfg.trainer.max_steps);
+    return true;
+  }
+
+  // ---- the last checkpoint as a Hugging Face folder, for serving (rank 0) ----
+  void export_for_serving() {
+    std::string export_dir = run_dir + "/export";
+    if (!last_checkpoint.empty()) {
+      model::export_hf(last_checkpoint, export_dir, model::ExportOptions{});
+      log::info("exported a Hugging Face model to ", export_dir);
+    }
+    print_table(table);
+  }
+
+  const config::Config& cfg;
+  const RunOptions& options;
+  const std::string run_dir;
+  const bool eval_only;
+  std::string device;
+  std::unique_ptr<RunDirLock> run_lock;
+  std::unique_ptr<Dist> dist;
+  bool main_rank = true;
+  int world = 1;
+  double baseline_rss_gib = 0;
+  std::string resolved;     // config.resolved.yaml
+  std::string resume_dir;   // "" for a fresh run
+  LoadedCheckpoint ckpt;    // the resumed checkpoint's model and state
+  DataPaths paths;
+  std::string tok_path;
+  std::shared_ptr<const tokenizer::Tokenizer> tok;
+  std::unique_ptr<JudgeFormat> format;
+  std::unique_ptr<rewards::CompositeReward> reward;
+  std::vector<data::Record> eval_items;
+  std::vector<std::pair<std::string, EvalSummary>> table;  // one row per evaluation
+  model::LoadOptions load;
+  std::shared_ptr<model::Transformer> policy, reference;
+  std::unique_ptr<ShardedParams> policy_shards, reference_shards;  // ZeRO-3
   std::string last_checkpoint;
-  int64_t last_checkpoint_step = -1;
-  for (int64_t step = first_step; step < cfg.trainer.max_steps; ++step) {
-    data::Batch batch = loader.next();
-    StepMetrics m = grpo_step(ctx, batch.items, batch.indices, step);
-    if (ctx.bad_steps_in_a_row > 0 && main_rank)
-      log::warn("step ", step + 1, ": non-finite loss or gradient, update skipped (",
-                ctx.bad_steps_in_a_row, " in a row; trainer.max_bad_steps = ", cfg.trainer.max_bad_steps, ")");
-    if (ctx.bad_steps_in_a_row >= cfg.trainer.max_bad_steps) {
-      write_metrics(step + 1, m);
-      // Skipped steps left the weights alone: this checkpoint is the last good state.
-      std::string dir = checkpoint(step + 1);
-      throw Error("stopping: " + std::to_string(ctx.bad_steps_in_a_row) +
-                  " steps in a row had a non-finite loss or gradient (trainer.max_bad_steps = " +
-                  std::to_string(cfg.trainer.max_bad_steps) + "); " +
-                  (dir.empty() ? "rank 0's checkpoint of step " + std::to_string(step + 1) : dir) +
-                  " holds the last good weights");
-    }
-    if ((step + 1) % cfg.log.every == 0 || step + 1 == cfg.trainer.max_steps) write_metrics(step + 1, m);
-    char buf[96];
-    std::snprintf(buf, sizeof buf, "reward %.3f valid %.2f", m.get("reward/mean"),
-                  m.get("judgment/format_valid_rate"));
-    bar.advance(1, buf);
-    if (cfg.eval.every > 0 && (step + 1) % cfg.eval.every == 0 && step + 1 < cfg.trainer.max_steps)
-      run_eval("step " + std::to_string(step + 1), "step-" + std::to_string(step + 1));
-    bool last = step + 1 == cfg.trainer.max_steps;
-    if (last || (cfg.checkpoint.every > 0 && (step + 1) % cfg.checkpoint.every == 0))
-      last_checkpoint = checkpoint(step + 1), last_checkpoint_step = step + 1;
-    if (int sig = agreed_stop(); sig && !last) {
-      if (last_checkpoint_step != step + 1) last_checkpoint = checkpoint(step + 1);
-      bar.finish();
-      if (main_rank)
-        log::warn("stopping on ", stop_signal_name(sig), " after step ", step + 1, ": ", last_checkpoint,
-                " written; continue with --resume auto (exit code ", kExitPreempted, ")");
-      return kExitPreempted;
-    }
-  }
-  bar.finish();
-  if (last_checkpoint_step < 0 && cfg.trainer.max_steps > 0) last_checkpoint = checkpoint(cfg.trainer.max_steps);
-  run_eval("grpo", "step-" + std::to_string(cfg.trainer.max_steps));
+};
 
-  if (!main_rank) return 0;
+}  // namespace
 
-  // ---- export for serving ----
-  std::string export_dir = run_dir + "/export";
-  if (!last_checkpoint.empty()) {
-    model::export_hf(last_checkpoint, export_dir, model::ExportOptions{});
-    log::info("exported a Hugging Face model to ", export_dir);
+int run(const config::Config& cfg, const RunOptions& options) {
+  if (options.mode != RunMode::kEval) {
+    config::validate_for_training(cfg);
+    validate_algorithm(cfg);
   }
-  print_table(table);
-  return 0;
+  return Run(cfg, options).execute();
 }
 
 }  // namespace principia::trainer

@@ -9,11 +9,14 @@
 
 namespace principia::trainer {
 
+struct StepHooks;  // trainer/grpo_step.h
+
 enum class RunMode { kTrain, kSft, kEval };
 
 struct RunOptions {
   RunMode mode = RunMode::kTrain;
   std::string resume;  // "" | "auto" | a checkpoint directory
+  const StepHooks* hooks = nullptr;  // observers of every GRPO step (tests)
 };
 
 // Returns the process exit code (0 on success). User errors throw principia::Error.
