@@ -1,5 +1,6 @@
 // `principia score`: rewards and metrics of a judge's outputs against gold records.
 // `principia consensus`: consensus records from several judges' scores and rankings.
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -113,6 +114,14 @@ int cmd_score(const Argv& argv) {
   if (args.has("--reward")) reward_config = config::load_reward_config(args.get("--reward"));
   else reward_config.components = config::default_reward_components();
   CompositeReward reward(reward_config.components, reward_config.require_valid_format);
+  // A group component compares the samples of one item, which a judgments file does not group.
+  for (size_t i = 0; i < reward_config.components.size(); ++i) {
+    const auto& names = group_component_names();
+    const auto& c = reward_config.components[i];
+    if (std::find(names.begin(), names.end(), c.name) != names.end())
+      throw Error(c.where, "reward.components[" + std::to_string(i) + "].name",
+                  "'" + c.name + "' scores a group of samples of one item; `principia score` scores judgments one at a time");
+  }
 
   BadLineReport bad;
   std::map<std::string, GoldRecord> gold;

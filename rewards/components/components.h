@@ -1,4 +1,5 @@
-// The reward components: pure functions (RewardInput, params) -> [0,1]. One file each.
+// The reward components: pure functions (RewardInput, params) -> [0,1] (overlong, a penalty:
+// [−1, 0]). One file each.
 // DESIGN.md §Formats "Rewards" defines format and weighted_pair exactly; the others serve
 // ablations. Every component gives 0 to an output whose JSON could not be read, except
 // `format`, which still credits the think tags.
