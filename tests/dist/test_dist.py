@@ -116,6 +116,26 @@ def test_two_ranks_equal_one_rank(binary, tmp_path, variant):
     assert state["world_size"] == 2
 
 
+def test_dynamic_sampling_on_two_ranks(binary, tmp_path):
+    # Each rank fills its share of groups with signal; the ranks take the next batches together
+    # (a full rank skips the rollout, not the collectives), so the run cannot hang or desync.
+    run_dir = tmp_path / "ds"
+    extra = ["trainer.sft_steps=20", "trainer.sft_lr=5e-3", "algorithm.dynamic_sampling.enabled=true",
+             "algorithm.dynamic_sampling.component=format", "algorithm.dynamic_sampling.max_rounds=3"]
+    p = subprocess.run([str(TORCHRUN), "--standalone", "--nproc-per-node", "2", "--no-python",
+                        *train_args(binary, run_dir, extra)],
+                       capture_output=True, text=True, env=clean_env(), timeout=600)
+    assert p.returncode == 0, p.stdout + p.stderr
+    m = metrics(run_dir)
+    assert sorted(m) == [1, 2, 3]
+    for step, row in m.items():
+        assert row["dynamic_sampling/groups_kept"] + row["dynamic_sampling/groups_filled"] == 4, (step, row)
+        assert row["dynamic_sampling/groups_seen"] >= 4
+        assert 1 <= row["dynamic_sampling/rounds"] <= 3
+        if row["dynamic_sampling/groups_filled"] == 0:
+            assert row["advantage/zero_variance_groups"] == 0, (step, row)
+
+
 def test_batch_not_divisible_by_world_size(binary, tmp_path):
     p = subprocess.run([str(TORCHRUN), "--standalone", "--nproc-per-node", "2", "--no-python",
                         *train_args(binary, tmp_path / "odd", ["rollout.batch_size=3"])],
