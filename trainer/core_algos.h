@@ -34,7 +34,7 @@ namespace principia::trainer {
 // Advantages (one scalar per sequence; GRPO rewards are sequence-level)
 
 struct Advantages {
-  at::Tensor values;                 // [groups, G], the rewards' floating dtype
+  at::Tensor values;  // [groups, G], the rewards' floating dtype
   int64_t groups = 0;
   int64_t zero_variance_groups = 0;  // every reward in the group equal: advantage 0, no signal
 };
@@ -98,9 +98,9 @@ at::Tensor kl_penalty(const at::Tensor& logp, const at::Tensor& ref_logp,
 // Clipped surrogate
 
 struct ClipOptions {
-  double low = 0.2;    // ε_low
-  double high = 0.2;   // ε_high
-  double dual = 0.0;   // c > 1 turns on dual clip for A < 0; 0 = off
+  double low = 0.2;   // ε_low
+  double high = 0.2;  // ε_high
+  double dual = 0.0;  // c > 1 turns on dual clip for A < 0; 0 = off
   static ClipOptions from(const config::AlgorithmConfig& a) {
     return {a.clip_low, a.clip_high, a.dual_clip};
   }

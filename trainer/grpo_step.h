@@ -42,7 +42,8 @@ struct StepHooks {
   std::function<void(int64_t step, model::Transformer& policy)> step_begin;
   // rewards: the composite totals [groups, G] of the whole batch; shaped: what the estimator
   // read (KL folded in when configured).
-  std::function<void(int64_t step, const at::Tensor& rewards, const at::Tensor& shaped, const Advantages&)>
+  std::function<void(int64_t step, const at::Tensor& rewards, const at::Tensor& shaped,
+                     const Advantages&)>
       advantages;
   // Before backward; may replace `loss` (the reliability tests make it NaN).
   std::function<void(int64_t step, const MicroBatchView&, at::Tensor& loss)> micro_batch_loss;
@@ -56,15 +57,15 @@ struct GrpoContext {
   model::Transformer& policy;
   model::Transformer* reference;  // frozen; nullptr when algorithm.kl_coef == 0
   AdamW& optimizer;
-  Dist& dist;                     // no-op at world size 1
-  Dist::GradReducer& grads;       // reduces the policy's gradients during the backward passes
-  int64_t total_steps;            // for the LR schedule
+  Dist& dist;                           // no-op at world size 1
+  Dist::GradReducer& grads;             // reduces the policy's gradients during the backward passes
+  int64_t total_steps;                  // for the LR schedule
   const AdvantageEstimator& advantage;  // algorithm.advantage, resolved once
   const PolicyLossSpec& loss;           // algorithm.policy_loss
   // Dynamic sampling: this rank's share of the next batch, when a step needs more groups.
   std::function<data::Batch()> next_batch;
   StepHooks hooks;
-  int64_t bad_steps_in_a_row = 0; // non-finite steps skipped (reset by a good one)
+  int64_t bad_steps_in_a_row = 0;  // non-finite steps skipped (reset by a good one)
 };
 
 // Runs one step on `items` (this rank's share of the batch; `item_indices` are their dataset

@@ -30,7 +30,9 @@ namespace principia::trainer {
 namespace {
 namespace fs = std::filesystem;
 
-std::string configs_dir() { return std::string(PRINCIPIA_TEST_SOURCE_DIR) + "/../../configs"; }
+std::string configs_dir() {
+  return std::string(PRINCIPIA_TEST_SOURCE_DIR) + "/../../configs";
+}
 
 std::vector<std::string> split(const std::string& s) {
   std::istringstream in(s);
@@ -45,8 +47,10 @@ std::vector<std::string> split(const std::string& s) {
 // Without weight decay the weights move only through gradients.
 std::vector<std::string> tiny_overrides(const fs::path& run_dir, const std::string& extra) {
   auto o = split(std::string(principia::testing::kTinyDemoOverrides) +
-                 " trainer.sft_steps=20 trainer.sft_lr=5e-3 optim.weight_decay=0 trainer.max_steps=2 checkpoint.every=0 eval.max_items=1"
-                 " rollout.batch_size=4 optim.lr=1e-3 log.tensorboard=false " + extra);
+                 " trainer.sft_steps=20 trainer.sft_lr=5e-3 optim.weight_decay=0 "
+                 "trainer.max_steps=2 checkpoint.every=0 eval.max_items=1"
+                 " rollout.batch_size=4 optim.lr=1e-3 log.tensorboard=false " +
+                 extra);
   o.push_back("run.output_dir=" + run_dir.string());
   return o;
 }
@@ -61,23 +65,25 @@ std::vector<nlohmann::json> read_metrics(const fs::path& run_dir) {
 
 struct Variant {
   std::string name;
-  std::string overrides;                // space-separated key=value
+  std::string overrides;                      // space-separated key=value
   std::vector<std::string> with_spaces = {};  // overrides whose values hold spaces
 };
 
-std::ostream& operator<<(std::ostream& os, const Variant& v) { return os << v.name; }
+std::ostream& operator<<(std::ostream& os, const Variant& v) {
+  return os << v.name;
+}
 
 // What the hooks saw during one run.
 struct Observed {
   std::vector<torch::Tensor> start_weights;
   double max_weight_change = 0;
   int64_t micro_batches = 0;
-  double max_loss_error = 0;          // |step's loss − reference| over micro-batches
-  double max_advantage_error = 0;     // step's advantages against the registry on its rewards
-  double max_row_advantage_error = 0; // micro-batch advantages against the batch's, by row
-  double max_old_logp_error = 0;      // first epoch, first mini-batch: old == current
+  double max_loss_error = 0;           // |step's loss − reference| over micro-batches
+  double max_advantage_error = 0;      // step's advantages against the registry on its rewards
+  double max_row_advantage_error = 0;  // micro-batch advantages against the batch's, by row
+  double max_old_logp_error = 0;       // first epoch, first mini-batch: old == current
   double max_truncation_mask_error = 0;
-  double max_abs_advantage = 0;       // over the rows of the loss: the step had signal
+  double max_abs_advantage = 0;  // over the rows of the loss: the step had signal
   std::map<std::pair<int64_t, int64_t>, double> mask_tokens;  // (step, mini-batch) -> Σ loss mask
   std::map<std::pair<int64_t, int64_t>, double> norm_tokens;  // the step's normaliser
   bool shaped_equals_rewards_at_step0 = false, shaped_differs_later = false;
@@ -91,37 +97,43 @@ StepHooks observe(const config::Config& cfg, Observed* seen) {
     if (step != 0) return;
     for (const auto& p : policy.parameters()) seen->start_weights.push_back(p.detach().clone());
   };
-  h.advantages = [&alg, seen, flat_adv](int64_t step, const at::Tensor& rewards, const at::Tensor& shaped,
-                                        const Advantages& adv) {
+  h.advantages = [&alg, seen, flat_adv](int64_t step, const at::Tensor& rewards,
+                                        const at::Tensor& shaped, const Advantages& adv) {
     Advantages want = compute_advantages(shaped, advantage_estimator(alg.advantage), alg.adv_eps);
     seen->max_advantage_error =
         std::max(seen->max_advantage_error, (want.values - adv.values).abs().max().item<double>());
     const bool same = torch::equal(shaped, rewards.to(shaped.scalar_type()));
-    if (step == 0) seen->shaped_equals_rewards_at_step0 = same;
-    else seen->shaped_differs_later |= !same;
+    if (step == 0)
+      seen->shaped_equals_rewards_at_step0 = same;
+    else
+      seen->shaped_differs_later |= !same;
     *flat_adv = adv.values.flatten();
   };
-  h.micro_batch_loss = [&cfg, &alg, seen, flat_adv](int64_t step, const MicroBatchView& v, at::Tensor& loss) {
+  h.micro_batch_loss = [&cfg, &alg, seen, flat_adv](int64_t step, const MicroBatchView& v,
+                                                    at::Tensor& loss) {
     ++seen->micro_batches;
     // The loss, rebuilt from the registries' pure functions.
-    PolicyLoss pl = policy_loss_spec(alg.policy_loss).fn(v.logp, v.old_logp, v.advantages, v.loss_mask,
-                                                         ClipOptions::from(alg));
+    PolicyLoss pl = policy_loss_spec(alg.policy_loss)
+                        .fn(v.logp, v.old_logp, v.advantages, v.loss_mask, ClipOptions::from(alg));
     at::Tensor token_loss = pl.pg * truncated_is_weights(v.old_logp, v.sampler_logp, v.loss_mask,
                                                          alg.tis.level, alg.tis.cap);
     at::Tensor want = aggregate_loss(token_loss, v.loss_mask, alg.loss_agg, v.norm);
     if (alg.kl_coef > 0 && !alg.kl_in_reward)
-      want = want + alg.kl_coef * aggregate_loss(kl_penalty(v.logp, v.ref_logp, alg.kl_estimator), v.loss_mask,
-                                                 alg.loss_agg, v.norm);
+      want = want + alg.kl_coef * aggregate_loss(kl_penalty(v.logp, v.ref_logp, alg.kl_estimator),
+                                                 v.loss_mask, alg.loss_agg, v.norm);
     if (alg.entropy_coef > 0)
       want = want - alg.entropy_coef * aggregate_loss(v.entropy, v.loss_mask, alg.loss_agg, v.norm);
     const double got = loss.item<double>(), ref = want.item<double>();
-    seen->max_loss_error = std::max(seen->max_loss_error, std::abs(got - ref) / std::max(1.0, std::abs(ref)));
+    seen->max_loss_error =
+        std::max(seen->max_loss_error, std::abs(got - ref) / std::max(1.0, std::abs(ref)));
     // Each row's advantage is its sequence's in the batch.
     std::vector<int64_t> rows(v.rows.begin(), v.rows.end());
-    at::Tensor batch_adv = flat_adv->index_select(0, torch::tensor(rows)).to(v.advantages.scalar_type());
-    seen->max_abs_advantage = std::max(seen->max_abs_advantage, v.advantages.abs().max().item<double>());
-    seen->max_row_advantage_error =
-        std::max(seen->max_row_advantage_error, (batch_adv - v.advantages).abs().max().item<double>());
+    at::Tensor batch_adv =
+        flat_adv->index_select(0, torch::tensor(rows)).to(v.advantages.scalar_type());
+    seen->max_abs_advantage =
+        std::max(seen->max_abs_advantage, v.advantages.abs().max().item<double>());
+    seen->max_row_advantage_error = std::max(seen->max_row_advantage_error,
+                                             (batch_adv - v.advantages).abs().max().item<double>());
     if (v.epoch == 0 && v.mini_batch == 0)
       seen->max_old_logp_error = std::max(
           seen->max_old_logp_error, ((v.old_logp - v.logp) * v.mask).abs().max().item<double>());
@@ -138,8 +150,9 @@ StepHooks observe(const config::Config& cfg, Observed* seen) {
     if (step != 1) return;
     auto params = policy.parameters();
     for (size_t i = 0; i < params.size(); ++i)
-      seen->max_weight_change = std::max(
-          seen->max_weight_change, (params[i].detach() - seen->start_weights[i]).abs().max().item<double>());
+      seen->max_weight_change =
+          std::max(seen->max_weight_change,
+                   (params[i].detach() - seen->start_weights[i]).abs().max().item<double>());
   };
   return h;
 }
@@ -160,7 +173,8 @@ TEST_P(AlgorithmVariant, TwoStepsComputeTheVariantsLossAndMoveTheWeights) {
 
   auto rows = read_metrics(run_dir);
   ASSERT_EQ(rows.size(), 2u);
-  const bool any_update = rows[0]["optim/skipped_updates"] == 0 && !rows[0]["optim/grad_norm"].is_null();
+  const bool any_update =
+      rows[0]["optim/skipped_updates"] == 0 && !rows[0]["optim/grad_norm"].is_null();
   for (const auto& row : rows)
     for (const auto& [key, value] : row.items()) {
       // Without any completion left in the loss (mask_truncated on a model that never stops)
@@ -169,19 +183,23 @@ TEST_P(AlgorithmVariant, TwoStepsComputeTheVariantsLossAndMoveTheWeights) {
       EXPECT_TRUE(value.is_number()) << variant.name << ": " << key << " = " << value.dump();
     }
   // The sampler's log-probs are the trainer's (same weights, same temperature, no top-k/p).
-  for (const auto& row : rows) EXPECT_LT(row["mismatch/logp_abs_diff"].get<double>(), 1e-3) << variant.name;
+  for (const auto& row : rows)
+    EXPECT_LT(row["mismatch/logp_abs_diff"].get<double>(), 1e-3) << variant.name;
 
   EXPECT_GT(seen.micro_batches, 0);
-  EXPECT_GT(seen.max_abs_advantage, 0) << variant.name << ": no advantage signal, the checks below would be empty";
+  EXPECT_GT(seen.max_abs_advantage, 0)
+      << variant.name << ": no advantage signal, the checks below would be empty";
   EXPECT_LT(seen.max_loss_error, 1e-5) << variant.name;
   EXPECT_LT(seen.max_advantage_error, 1e-6) << variant.name;
   EXPECT_LT(seen.max_row_advantage_error, 1e-6) << variant.name;
   EXPECT_LT(seen.max_old_logp_error, 1e-5) << variant.name;
   EXPECT_EQ(seen.max_truncation_mask_error, 0) << variant.name;
   for (const auto& [key, tokens] : seen.mask_tokens)
-    EXPECT_EQ(tokens, seen.norm_tokens[key]) << variant.name << ": step " << key.first << " mini-batch " << key.second;
+    EXPECT_EQ(tokens, seen.norm_tokens[key])
+        << variant.name << ": step " << key.first << " mini-batch " << key.second;
   if (cfg.algorithm.kl_in_reward) {
-    EXPECT_TRUE(seen.shaped_equals_rewards_at_step0) << "the policy is the reference at step 1: no KL";
+    EXPECT_TRUE(seen.shaped_equals_rewards_at_step0)
+        << "the policy is the reference at step 1: no KL";
     EXPECT_TRUE(seen.shaped_differs_later) << "after an update the KL shapes the reward";
   } else {
     EXPECT_TRUE(seen.shaped_equals_rewards_at_step0);
@@ -190,7 +208,8 @@ TEST_P(AlgorithmVariant, TwoStepsComputeTheVariantsLossAndMoveTheWeights) {
   // Mini-batches seen over the 2 steps: epochs x (4 items / mini_batch).
   const int64_t minis = cfg.algorithm.mini_batch > 0 ? 4 / cfg.algorithm.mini_batch : 1;
   if (!cfg.algorithm.mask_truncated)
-    EXPECT_EQ(int64_t(seen.norm_tokens.size()), 2 * cfg.algorithm.ppo_epochs * minis) << variant.name;
+    EXPECT_EQ(int64_t(seen.norm_tokens.size()), 2 * cfg.algorithm.ppo_epochs * minis)
+        << variant.name;
   if (rows[0].contains("reward/overlong")) {  // most completions of the tiny model run to the limit
     for (const auto& row : rows) {
       EXPECT_LT(row["reward/overlong"].get<double>(), -0.5);
@@ -201,9 +220,11 @@ TEST_P(AlgorithmVariant, TwoStepsComputeTheVariantsLossAndMoveTheWeights) {
   if (rows[0].contains("dynamic_sampling/rounds")) {
     EXPECT_GE(rows[0]["dynamic_sampling/rounds"].get<double>(), 1);
     for (const auto& row : rows) {
-      const double kept = row["dynamic_sampling/groups_kept"], filled = row["dynamic_sampling/groups_filled"];
+      const double kept = row["dynamic_sampling/groups_kept"],
+                   filled = row["dynamic_sampling/groups_filled"];
       EXPECT_EQ(kept + filled, 4);
-      EXPECT_EQ(row["dynamic_sampling/groups_seen"].get<double>(), 4 * row["dynamic_sampling/rounds"].get<double>());
+      EXPECT_EQ(row["dynamic_sampling/groups_seen"].get<double>(),
+                4 * row["dynamic_sampling/rounds"].get<double>());
       // Only groups whose format reward varies were kept: none without signal unless filled.
       if (filled == 0) EXPECT_EQ(row["advantage/zero_variance_groups"].get<double>(), 0);
     }
@@ -227,20 +248,28 @@ INSTANTIATE_TEST_SUITE_P(
         Variant{"kl_in_loss_k1", "algorithm.kl_coef=0.05 algorithm.kl_estimator=k1"},
         Variant{"kl_in_loss_k2", "algorithm.kl_coef=0.05 algorithm.kl_estimator=k2"},
         Variant{"kl_in_loss_k3", "algorithm.kl_coef=0.05 algorithm.kl_estimator=k3"},
-        Variant{"kl_in_reward_k1", "algorithm.kl_coef=0.05 algorithm.kl_in_reward=true algorithm.kl_estimator=k1"},
-        Variant{"kl_in_reward_k2", "algorithm.kl_coef=0.05 algorithm.kl_in_reward=true algorithm.kl_estimator=k2"},
-        Variant{"kl_in_reward_k3", "algorithm.kl_coef=0.05 algorithm.kl_in_reward=true algorithm.kl_estimator=k3"},
+        Variant{"kl_in_reward_k1",
+                "algorithm.kl_coef=0.05 algorithm.kl_in_reward=true algorithm.kl_estimator=k1"},
+        Variant{"kl_in_reward_k2",
+                "algorithm.kl_coef=0.05 algorithm.kl_in_reward=true algorithm.kl_estimator=k2"},
+        Variant{"kl_in_reward_k3",
+                "algorithm.kl_coef=0.05 algorithm.kl_in_reward=true algorithm.kl_estimator=k3"},
         Variant{"agg_token_mean", "algorithm.loss_agg=token-mean"},
         Variant{"agg_seq_mean_token_mean", "algorithm.loss_agg=seq-mean-token-mean"},
         Variant{"agg_seq_mean_token_sum", "algorithm.loss_agg=seq-mean-token-sum"},
         Variant{"agg_seq_mean_token_sum_norm", "algorithm.loss_agg=seq-mean-token-sum-norm"},
         Variant{"entropy_bonus", "algorithm.entropy_coef=0.01"},
         Variant{"ppo_epochs_2_mini_batches_2", "algorithm.ppo_epochs=2 algorithm.mini_batch=2"},
-        Variant{"dynamic_sampling", "algorithm.dynamic_sampling.enabled=true algorithm.dynamic_sampling.max_rounds=2 algorithm.dynamic_sampling.component=format"},
+        Variant{"dynamic_sampling",
+                "algorithm.dynamic_sampling.enabled=true algorithm.dynamic_sampling.max_rounds=2 "
+                "algorithm.dynamic_sampling.component=format"},
         Variant{"mask_truncated", "algorithm.mask_truncated=true"},
-        Variant{"tis_token", "algorithm.tis.level=token algorithm.tis.cap=2 algorithm.ppo_epochs=2"},
-        Variant{"tis_sequence", "algorithm.tis.level=sequence algorithm.tis.cap=2 algorithm.ppo_epochs=2"},
-        Variant{"reward_overlong_and_consistency", "",
+        Variant{"tis_token",
+                "algorithm.tis.level=token algorithm.tis.cap=2 algorithm.ppo_epochs=2"},
+        Variant{"tis_sequence",
+                "algorithm.tis.level=sequence algorithm.tis.cap=2 algorithm.ppo_epochs=2"},
+        Variant{"reward_overlong_and_consistency",
+                "",
                 {"reward.components+={name: overlong, weight: 0.2, params: {buffer: 4}}",
                  "reward.components+={name: consistency, weight: 0.2}"}}),
     [](const ::testing::TestParamInfo<Variant>& info) { return info.param.name; });
@@ -266,8 +295,10 @@ TEST(AblationConfigs, EachLoadsAndRunsTwoSteps) {
 // Names the registries do not know, and options the chosen loss ignores, stop the run at once.
 TEST(AlgorithmConfig, UnknownNamesAndIgnoredKeysAreConfigErrors) {
   const fs::path run_dir = principia::testing::temp_dir("variant-bad");
-  auto expect_error = [&](const std::string& extra, const std::string& key, const std::string& words) {
-    const config::Config cfg = config::load(configs_dir() + "/demo.yaml", tiny_overrides(run_dir, extra));
+  auto expect_error = [&](const std::string& extra, const std::string& key,
+                          const std::string& words) {
+    const config::Config cfg =
+        config::load(configs_dir() + "/demo.yaml", tiny_overrides(run_dir, extra));
     try {
       run(cfg, RunOptions{});
       ADD_FAILURE() << extra << ": no error";
@@ -278,7 +309,8 @@ TEST(AlgorithmConfig, UnknownNamesAndIgnoredKeysAreConfigErrors) {
   };
   expect_error("algorithm.policy_loss=ppo2", "algorithm.policy_loss", "known: clipped, gspo");
   expect_error("algorithm.advantage=rloo", "algorithm.advantage", "known: grpo, drgrpo, batch_std");
-  expect_error("algorithm.policy_loss=gspo algorithm.dual_clip=3", "algorithm.dual_clip", "no dual clip");
+  expect_error("algorithm.policy_loss=gspo algorithm.dual_clip=3", "algorithm.dual_clip",
+               "no dual clip");
   expect_error("algorithm.dynamic_sampling.enabled=true algorithm.dynamic_sampling.component=ndcg",
                "algorithm.dynamic_sampling.component", "not in reward.components");
 }
