@@ -37,6 +37,29 @@ at::Tensor mask_like(const at::Tensor& mask, const at::Tensor& like) {
   return mask.to(like.scalar_type());
 }
 
+// A policy loss's inputs checked and in one float dtype: logp (keeps its graph), old_logp
+// (detached) and the advantages detached, [B, 1] (one per sequence) or [B, T].
+struct LossInputs {
+  at::Tensor logp, old_logp, advantages;
+};
+LossInputs loss_inputs(const at::Tensor& logp_in, const at::Tensor& old_logp_in,
+                       const at::Tensor& advantages, const at::Tensor& mask, const char* fn) {
+  check_same_shape(logp_in, "logp", old_logp_in, "old_logp", fn);
+  check_same_shape(logp_in, "logp", mask, "mask", fn);
+  check(logp_in.dim() == 2, std::string(fn) + ": logp must be [B, T], got " + shape_str(logp_in));
+  at::Tensor logp = as_float(logp_in);
+  at::Tensor old_logp = as_float(old_logp_in.detach()).to(logp.scalar_type());
+  at::Tensor a = advantages.detach().to(logp.scalar_type());
+  if (a.dim() == 1) {
+    check(a.size(0) == logp.size(0), std::string(fn) + ": advantages " + shape_str(a) +
+                                         " must have one value per sequence of " + shape_str(logp));
+    a = a.unsqueeze(1);
+  } else {
+    check_same_shape(a, "advantages", logp, "logp", fn);
+  }
+  return {logp, old_logp, a};
+}
+
 }  // namespace
 
 at::Tensor grpo_advantages(const at::Tensor& r, double eps) {
@@ -135,23 +158,10 @@ at::Tensor kl_penalty(const at::Tensor& logp_in, const at::Tensor& ref_in,
 PolicyLoss policy_loss(const at::Tensor& logp_in, const at::Tensor& old_logp_in,
                        const at::Tensor& advantages, const at::Tensor& mask_in,
                        const ClipOptions& clip) {
-  check_same_shape(logp_in, "logp", old_logp_in, "old_logp", "policy_loss");
-  check_same_shape(logp_in, "logp", mask_in, "mask", "policy_loss");
-  check(logp_in.dim() == 2, "policy_loss: logp must be [B, T], got " + shape_str(logp_in));
   check(clip.dual == 0.0 || clip.dual > 1.0,
         "policy_loss: dual clip constant must be > 1 (or 0 = off), got " +
             std::to_string(clip.dual));
-  at::Tensor logp = as_float(logp_in);
-  at::Tensor old_logp = as_float(old_logp_in.detach()).to(logp.scalar_type());
-  at::Tensor a = advantages.detach().to(logp.scalar_type());
-  if (a.dim() == 1) {
-    check(a.size(0) == logp.size(0), "policy_loss: advantages " + shape_str(a) +
-                                         " must have one value per sequence of " +
-                                         shape_str(logp));
-    a = a.unsqueeze(1);
-  } else {
-    check_same_shape(a, "advantages", logp, "logp", "policy_loss");
-  }
+  const auto [logp, old_logp, a] = loss_inputs(logp_in, old_logp_in, advantages, mask_in, "policy_loss");
   at::Tensor ratio = (logp - old_logp).clamp(-20.0, 20.0).exp();
   at::Tensor loss_unclipped = -a * ratio;
   at::Tensor loss_clipped = -a * ratio.clamp(1.0 - clip.low, 1.0 + clip.high);
@@ -182,21 +192,8 @@ PolicyLoss policy_loss(const at::Tensor& logp_in, const at::Tensor& old_logp_in,
 PolicyLoss gspo_policy_loss(const at::Tensor& logp_in, const at::Tensor& old_logp_in,
                             const at::Tensor& advantages, const at::Tensor& mask_in,
                             const ClipOptions& clip) {
-  check_same_shape(logp_in, "logp", old_logp_in, "old_logp", "gspo_policy_loss");
-  check_same_shape(logp_in, "logp", mask_in, "mask", "gspo_policy_loss");
-  check(logp_in.dim() == 2, "gspo_policy_loss: logp must be [B, T], got " + shape_str(logp_in));
-  at::Tensor logp = as_float(logp_in);
-  at::Tensor old_logp = as_float(old_logp_in.detach()).to(logp.scalar_type());
+  const auto [logp, old_logp, a] = loss_inputs(logp_in, old_logp_in, advantages, mask_in, "gspo_policy_loss");
   at::Tensor mf = mask_like(mask_in, logp);
-  at::Tensor a = advantages.detach().to(logp.scalar_type());
-  if (a.dim() == 1) {
-    check(a.size(0) == logp.size(0), "gspo_policy_loss: advantages " + shape_str(a) +
-                                         " must have one value per sequence of " +
-                                         shape_str(logp));
-    a = a.unsqueeze(1);
-  } else {
-    check_same_shape(a, "advantages", logp, "logp", "gspo_policy_loss");
-  }
   at::Tensor n = mf.sum(1, true).clamp_min(1.0);
   at::Tensor seq_log_ratio = ((logp - old_logp) * mf).sum(1, true) / n;  // [B, 1]
   at::Tensor token_log_ratio = seq_log_ratio.detach() + logp - logp.detach();

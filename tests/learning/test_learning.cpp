@@ -10,12 +10,12 @@
 //    close the think block and write the JSON verdict), 20 GRPO steps on the format reward alone
 //    must raise the mean training reward clearly.
 // 3. GRPO raises held-out accuracy: from a 700-step SFT start (half-way through learning to read
-//    the responses; the demo's 400 steps are too early, README), 40 GRPO steps with the demo's
+//    the responses; the demo's 400 steps are too early, docs/EXPERIMENTS.md), 40 GRPO steps with the demo's
 //    settings raise greedy weighted_pair on 200 new items of the trained principles, with the
 //    format intact.
 //    The bar is +0.01, not the issue's +0.05: SFT here imitates gold judgments, which are already
 //    optimal for the reward, and GRPO adds +0.02..+0.045 to it depending on the machine (the
-//    trajectory depends on the CPU's float summation order; README lists the runs).
+//    trajectory depends on the CPU's float summation order; docs/EXPERIMENTS.md lists the runs).
 // 4. GRPO corrects what its SFT teacher got wrong: SFT imitates a LENIENT teacher on 60% of the
 //    items (scores below 3 raised to 3, so low candidates tie; data.synth_options.
 //    lenient_teacher_rate), GRPO is rewarded against the gold. 40 GRPO steps must raise greedy
@@ -131,7 +131,7 @@ TEST(Learning, GrpoRaisesHeldOutWeightedPairFromAMidSftStart) {
   //   2026-12-04, this CI machine:  0.852 -> +0.016, +0.015, +0.023, +0.020
   // format-valid 1.0 on both. The bar: above the SFT start at every eval (a random walk of
   // an update without signal does not stay there) and +0.01 at the end. The issue's +0.05 is
-  // not reached (README).
+  // not reached (docs/EXPERIMENTS.md).
   EXPECT_GE(format, 0.95);
   for (size_t i = 0; i < wp.size(); ++i)
     EXPECT_GE(wp[i] - wp_sft, 0.005) << "after " << 10 * (i + 1) << " GRPO steps: " << wp[i] << " vs SFT " << wp_sft;
