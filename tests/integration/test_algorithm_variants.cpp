@@ -29,6 +29,7 @@
 namespace principia::trainer {
 namespace {
 namespace fs = std::filesystem;
+using principia::testing::read_metrics;
 
 std::string configs_dir() {
   return std::string(PRINCIPIA_TEST_SOURCE_DIR) + "/../../configs";
@@ -53,14 +54,6 @@ std::vector<std::string> tiny_overrides(const fs::path& run_dir, const std::stri
                  extra);
   o.push_back("run.output_dir=" + run_dir.string());
   return o;
-}
-
-std::vector<nlohmann::json> read_metrics(const fs::path& run_dir) {
-  std::ifstream in(run_dir / "metrics.jsonl");
-  std::vector<nlohmann::json> rows;
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) rows.push_back(nlohmann::json::parse(line));
-  return rows;
 }
 
 struct Variant {

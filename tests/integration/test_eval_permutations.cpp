@@ -19,21 +19,18 @@
 namespace principia {
 namespace {
 namespace fs = std::filesystem;
+using principia::testing::demo_config;
 using principia::testing::principia_binary;
 using principia::testing::run_command;
-
-std::string demo_config() {
-  return std::string(PRINCIPIA_TEST_SOURCE_DIR) + "/../../configs/demo.yaml";
-}
 
 // Runs `principia eval` in a fresh directory; returns it.
 fs::path eval_run(const std::string& name, const std::string& extra) {
   const fs::path run = principia::testing::temp_dir(name);
   std::string out;
-  const int rc = run_command(principia_binary() + " eval " + demo_config() + " run.output_dir=" +
-                                 run.string() + principia::testing::kTinyDemoOverrides +
-                                 " eval.write_judgments=true" + extra,
-                             &out);
+  const int rc = run_command(
+      principia_binary() + " eval " + demo_config() + " run.output_dir=" + run.string() +
+          principia::testing::kTinyDemoOverrides + " eval.write_judgments=true" + extra,
+      &out);
   EXPECT_EQ(rc, 0) << out;
   return run;
 }

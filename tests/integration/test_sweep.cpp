@@ -15,12 +15,10 @@
 namespace principia {
 namespace {
 namespace fs = std::filesystem;
+using principia::testing::demo_config;
 using principia::testing::principia_binary;
 using principia::testing::run_command;
 
-std::string demo_config() {
-  return std::string(PRINCIPIA_TEST_SOURCE_DIR) + "/../../configs/demo.yaml";
-}
 std::string ablation(const std::string& name) {
   return std::string(PRINCIPIA_TEST_SOURCE_DIR) + "/../../configs/ablations/" + name + ".yaml";
 }

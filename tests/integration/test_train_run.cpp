@@ -17,28 +17,20 @@
 namespace principia {
 namespace {
 namespace fs = std::filesystem;
+using principia::testing::demo_config;
 using principia::testing::principia_binary;
+using principia::testing::read_metrics;
 using principia::testing::run_command;
 
 const std::string kTinyOverrides =
     std::string(principia::testing::kTinyDemoOverrides) + " checkpoint.keep_last=5 log.every=1";
 
-std::string demo_config() { return std::string(PRINCIPIA_TEST_SOURCE_DIR) + "/../../configs/demo.yaml"; }
-
 std::string train(const fs::path& run_dir, const std::string& extra, int* rc) {
   std::string out;
-  *rc = run_command(principia_binary() + " train " + demo_config() + " run.output_dir=" +
-                        run_dir.string() + kTinyOverrides + extra,
+  *rc = run_command(principia_binary() + " train " + demo_config() +
+                        " run.output_dir=" + run_dir.string() + kTinyOverrides + extra,
                     &out);
   return out;
-}
-
-std::vector<nlohmann::json> read_metrics(const fs::path& run_dir) {
-  std::ifstream in(run_dir / "metrics.jsonl");
-  std::vector<nlohmann::json> rows;
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) rows.push_back(nlohmann::json::parse(line));
-  return rows;
 }
 
 std::string model_digest(const fs::path& checkpoint) {
@@ -55,10 +47,10 @@ TEST(TrainRun, EndToEndWritesMetricsCheckpointsEvalAndExport) {
   ASSERT_EQ(rows.size(), 4u) << out;
   for (size_t i = 0; i < rows.size(); ++i) {
     EXPECT_EQ(rows[i]["step"], int(i + 1));
-    for (const char* key : {"reward/mean", "reward/format", "reward/weighted_pair",
-                            "judgment/format_valid_rate", "loss/total", "loss/kl", "optim/lr",
-                            "optim/grad_norm", "advantage/zero_variance_groups", "policy/entropy",
-                            "memory/peak_rss_gib", "time/rollout_s", "response/truncated_share"})
+    for (const char* key :
+         {"reward/mean", "reward/format", "reward/weighted_pair", "judgment/format_valid_rate",
+          "loss/total", "loss/kl", "optim/lr", "optim/grad_norm", "advantage/zero_variance_groups",
+          "policy/entropy", "memory/peak_rss_gib", "time/rollout_s", "response/truncated_share"})
       EXPECT_TRUE(rows[i].contains(key)) << key << " missing at step " << i + 1;
     EXPECT_TRUE(std::isfinite(rows[i]["loss/total"].get<double>()));
   }
@@ -86,7 +78,8 @@ TEST(TrainRun, EndToEndWritesMetricsCheckpointsEvalAndExport) {
     EXPECT_TRUE(all[0]["format_valid"].is_boolean());
     EXPECT_TRUE(all[0]["components"]["weighted_pair"].is_number());
   }
-  for (const char* name : {"config.json", "generation_config.json", "model.safetensors", "tokenizer.model"})
+  for (const char* name :
+       {"config.json", "generation_config.json", "model.safetensors", "tokenizer.model"})
     EXPECT_TRUE(fs::exists(run / "export" / name)) << name;
   // The reference model (kl_coef > 0) is the post-SFT policy, kept beside the run.
   EXPECT_TRUE(fs::exists(run / "reference" / "model.safetensors"));
@@ -95,8 +88,9 @@ TEST(TrainRun, EndToEndWritesMetricsCheckpointsEvalAndExport) {
   // tokenizer it was trained with (none is trained) and reproduces the run's final eval.
   const fs::path again = principia::testing::temp_dir("train-e2e-eval-export");
   std::string eval_out;
-  rc = run_command(principia_binary() + " eval " + demo_config() + " run.output_dir=" + again.string() +
-                       kTinyOverrides + " model.path=" + (run / "export").string() +
+  rc = run_command(principia_binary() + " eval " + demo_config() +
+                       " run.output_dir=" + again.string() + kTinyOverrides +
+                       " model.path=" + (run / "export").string() +
                        " eval.data=" + (run / "data" / "eval.jsonl").string(),
                    &eval_out);
   ASSERT_EQ(rc, 0) << eval_out;
@@ -107,9 +101,10 @@ TEST(TrainRun, EndToEndWritesMetricsCheckpointsEvalAndExport) {
 
   // Sampled eval honours rollout.top_k: sampling among the single most likely token is greedy.
   const fs::path top1 = principia::testing::temp_dir("train-e2e-eval-top-k");
-  rc = run_command(principia_binary() + " eval " + demo_config() + " run.output_dir=" + top1.string() +
-                       kTinyOverrides + " model.path=" + (run / "export").string() + " eval.data=" +
-                       (run / "data" / "eval.jsonl").string() + " eval.greedy=false rollout.top_k=1",
+  rc = run_command(principia_binary() + " eval " + demo_config() + " run.output_dir=" +
+                       top1.string() + kTinyOverrides + " model.path=" + (run / "export").string() +
+                       " eval.data=" + (run / "data" / "eval.jsonl").string() +
+                       " eval.greedy=false rollout.top_k=1",
                    &eval_out);
   ASSERT_EQ(rc, 0) << eval_out;
   const auto sampled = nlohmann::json::parse(read_file((top1 / "eval" / "eval.json").string()));
@@ -121,8 +116,9 @@ TEST(TrainRun, EndToEndWritesMetricsCheckpointsEvalAndExport) {
 TEST(TrainRun, KlInTheRewardIsReportedAsAPenaltyNotALoss) {
   const fs::path run = principia::testing::temp_dir("train-kl-in-reward");
   int rc = 0;
-  const std::string out =
-      train(run, " algorithm.kl_in_reward=true trainer.max_steps=3 checkpoint.every=0 optim.lr=1e-3", &rc);
+  const std::string out = train(
+      run, " algorithm.kl_in_reward=true trainer.max_steps=3 checkpoint.every=0 optim.lr=1e-3",
+      &rc);
   ASSERT_EQ(rc, 0) << out;
   const auto rows = read_metrics(run);
   ASSERT_EQ(rows.size(), 3u) << out;
@@ -130,8 +126,10 @@ TEST(TrainRun, KlInTheRewardIsReportedAsAPenaltyNotALoss) {
     EXPECT_FALSE(r.contains("loss/kl")) << r.dump();  // the KL is not in the loss
     ASSERT_TRUE(r.contains("reward/kl_penalty") && r.contains("kl/token_mean")) << r.dump();
     // mean β·Σ_t kl per sequence = β · (KL per token) · (response tokens per sequence)
-    const double per_seq = 0.01 * r["kl/token_mean"].get<double>() * r["response/length_mean"].get<double>();
-    EXPECT_NEAR(r["reward/kl_penalty"].get<double>(), per_seq, 1e-6 + 1e-4 * std::abs(per_seq)) << r.dump();
+    const double per_seq =
+        0.01 * r["kl/token_mean"].get<double>() * r["response/length_mean"].get<double>();
+    EXPECT_NEAR(r["reward/kl_penalty"].get<double>(), per_seq, 1e-6 + 1e-4 * std::abs(per_seq))
+        << r.dump();
   }
   // Once an update has moved the policy from the reference, the KL (k3, never negative) is not
   // zero. (The first step has no update here: every group's rewards are equal.)
@@ -144,12 +142,16 @@ TEST(TrainRun, DataSkipBadSkipsBadTrainingRecords) {
   const fs::path train_file = run / "train.jsonl";
   std::string out;
   fs::create_directories(run);
-  ASSERT_EQ(run_command(principia_binary() + " data synth --n 40 --seed 7 --out " + train_file.string(), &out), 0)
+  ASSERT_EQ(
+      run_command(principia_binary() + " data synth --n 40 --seed 7 --out " + train_file.string(),
+                  &out),
+      0)
       << out;
   std::ofstream(train_file, std::ios::app) << "{\"id\": \"broken\", \"principle\": 3}\n";
-  const std::string args = principia_binary() + " train " + demo_config() + kTinyOverrides +
-                           " data.synth=false eval.every=0 trainer.max_steps=1 checkpoint.every=0 data.train=" +
-                           train_file.string();
+  const std::string args =
+      principia_binary() + " train " + demo_config() + kTinyOverrides +
+      " data.synth=false eval.every=0 trainer.max_steps=1 checkpoint.every=0 data.train=" +
+      train_file.string();
   int rc = run_command(args + " run.output_dir=" + (run / "strict").string(), &out);
   EXPECT_EQ(rc, 2) << out;
   EXPECT_NE(out.find("train.jsonl:41"), std::string::npos) << out;
@@ -162,8 +164,8 @@ TEST(TrainRun, DataSkipBadSkipsBadTrainingRecords) {
 TEST(TrainRun, TokenizerTrainingWithoutDataIsAClearError) {
   const fs::path run = principia::testing::temp_dir("train-tokenizer-no-data");
   std::string out;
-  const int rc = run_command(principia_binary() + " eval " + demo_config() + " run.output_dir=" + run.string() +
-                                 kTinyOverrides + " data.synth=false",
+  const int rc = run_command(principia_binary() + " eval " + demo_config() + " run.output_dir=" +
+                                 run.string() + kTinyOverrides + " data.synth=false",
                              &out);
   EXPECT_EQ(rc, 2) << out;
   EXPECT_NE(out.find("tokenizer.train: true needs training data"), std::string::npos) << out;
@@ -204,8 +206,8 @@ TEST(TrainRun, ResumeEndsBitIdenticalToTheUninterruptedRun) {
 TEST(TrainRun, BadOverrideIsAConfigErrorWithExitCode2) {
   const fs::path run = principia::testing::temp_dir("train-bad");
   std::string out;
-  int rc = run_command(principia_binary() + " train " + demo_config() + " run.output_dir=" +
-                           run.string() + " rollout.group_size=zero",
+  int rc = run_command(principia_binary() + " train " + demo_config() +
+                           " run.output_dir=" + run.string() + " rollout.group_size=zero",
                        &out);
   EXPECT_EQ(rc, 2) << out;
   EXPECT_NE(out.find("rollout.group_size"), std::string::npos) << out;
@@ -216,15 +218,20 @@ TEST(TrainRun, ExplicitEvalDataWinsOverTheSyntheticEvalSet) {
   const fs::path run = principia::testing::temp_dir("train-eval-data");
   const fs::path eval_file = run / "my-eval.jsonl";
   std::string out;
-  ASSERT_EQ(run_command(principia_binary() + " data synth --n 3 --seed 7 --out " + eval_file.string(), &out), 0)
+  ASSERT_EQ(
+      run_command(principia_binary() + " data synth --n 3 --seed 7 --out " + eval_file.string(),
+                  &out),
+      0)
       << out;
-  int rc = run_command(principia_binary() + " eval " + demo_config() + " run.output_dir=" + run.string() +
-                           kTinyOverrides + " eval.max_items=0 eval.data=" + eval_file.string(),
+  int rc = run_command(principia_binary() + " eval " + demo_config() +
+                           " run.output_dir=" + run.string() + kTinyOverrides +
+                           " eval.max_items=0 eval.data=" + eval_file.string(),
                        &out);
   ASSERT_EQ(rc, 0) << out;
   const auto eval = nlohmann::json::parse(read_file((run / "eval" / "eval.json").string()));
   EXPECT_EQ(eval["items"], 3) << "the 6 synthetic eval items were used instead";
-  EXPECT_EQ(eval["samples"][0]["id"].get<std::string>().rfind("synth-s7-", 0), 0u) << eval["samples"][0]["id"];
+  EXPECT_EQ(eval["samples"][0]["id"].get<std::string>().rfind("synth-s7-", 0), 0u)
+      << eval["samples"][0]["id"];
 }
 
 TEST(TrainRun, BadDeviceIsAConfigErrorWithExitCode2) {
@@ -232,8 +239,8 @@ TEST(TrainRun, BadDeviceIsAConfigErrorWithExitCode2) {
   for (const char* device : {"tpu", "cuda:99", "cuda:x"}) {
     const fs::path run = principia::testing::temp_dir("train-bad-device");
     std::string out;
-    int rc = run_command(principia_binary() + " train " + demo_config() + " run.output_dir=" + run.string() +
-                             " run.device=" + device,
+    int rc = run_command(principia_binary() + " train " + demo_config() +
+                             " run.output_dir=" + run.string() + " run.device=" + device,
                          &out);
     EXPECT_EQ(rc, 2) << device << ": " << out;
     EXPECT_NE(out.find("run.device"), std::string::npos) << out;
@@ -290,17 +297,19 @@ TEST(PlanCli, Qwen3_8BConfigWithoutTheModelFolderAndTheDemo) {
   EXPECT_LE(peak_gib(out), 72.0) << out;
   EXPECT_EQ(out.find("warning:"), std::string::npos) << out;
   // Qwen3-32B's shape: gathering its weights for the rollout alone overflows, and plan says so.
-  rc = run_command("QWEN3_14B_DIR=/nonexistent " + principia_binary() + " plan " + configs +
-                       "qwen3-14b-grpo.yaml --world-size 16 model.intermediate_size=25600 model.num_layers=64 "
-                       "model.num_heads=64",
-                   &out);
+  rc = run_command(
+      "QWEN3_14B_DIR=/nonexistent " + principia_binary() + " plan " + configs +
+          "qwen3-14b-grpo.yaml --world-size 16 model.intermediate_size=25600 model.num_layers=64 "
+          "model.num_heads=64",
+      &out);
   ASSERT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("rollout phase) exceeds 80 GiB"), std::string::npos) << out;
   EXPECT_NE(out.find("gathered weights"), std::string::npos) << out;
   // Without the KV budget and ZeRO-2 the 8B recipe does not fit, and plan says where.
-  rc = run_command("QWEN3_8B_DIR=/nonexistent " + principia_binary() + " plan " + configs +
-                       "qwen3-8b-grpo.yaml --world-size 8 optim.zero_stage=1 rollout.kv_cache_gib=0",
-                   &out);
+  rc =
+      run_command("QWEN3_8B_DIR=/nonexistent " + principia_binary() + " plan " + configs +
+                      "qwen3-8b-grpo.yaml --world-size 8 optim.zero_stage=1 rollout.kv_cache_gib=0",
+                  &out);
   ASSERT_EQ(rc, 0) << out;
   EXPECT_GT(peak_gib(out), 80.0) << out;
   EXPECT_NE(out.find("warning: the peak per rank"), std::string::npos) << out;

@@ -1,6 +1,13 @@
 // demo.yaml shrunk for end-to-end runs of the binary in seconds: tiny model, few items, short
-// outputs. Shared by the CPU and the CUDA integration tests.
+// outputs. Shared by the CPU and the CUDA integration tests, with the demo config's path and a
+// reader of metrics.jsonl.
 #pragma once
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 namespace principia::testing {
 
@@ -12,5 +19,19 @@ inline constexpr const char* kTinyDemoOverrides =
     " rollout.group_size=4 rollout.batch_size=3 rollout.max_new_tokens=12"
     " trainer.sft_steps=2 trainer.sft_batch_size=4 trainer.max_steps=4"
     " checkpoint.every=2 eval.max_items=6 algorithm.kl_coef=0.01";
+
+// configs/demo.yaml of this checkout (for a test two folders below the root, as tests/integration).
+inline std::string demo_config() {
+  return std::string(PRINCIPIA_TEST_SOURCE_DIR) + "/../../configs/demo.yaml";
+}
+
+// A run's metrics.jsonl, one object a row (blank lines skipped; none when the file is absent).
+inline std::vector<nlohmann::json> read_metrics(const std::filesystem::path& run_dir) {
+  std::ifstream in(run_dir / "metrics.jsonl");
+  std::vector<nlohmann::json> rows;
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) rows.push_back(nlohmann::json::parse(line));
+  return rows;
+}
 
 }  // namespace principia::testing
