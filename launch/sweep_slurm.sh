@@ -10,6 +10,7 @@
 #   SWEEP_SBATCH_ARGS    sbatch options of the array tasks (default: "--gpus=1 --cpus-per-task=8");
 #                        add your partition, account, --time
 #   SWEEP_MAX_PARALLEL   at most this many variants at once (the array's %N throttle)
+#   OMP_NUM_THREADS      the trainer's threads (default: the array task's --cpus-per-task, else 1)
 # Resumable like the command itself: submitting the same sweep again skips finished variants. An
 # array task stopped by Slurm's warning signal (exit 75: a checkpoint was written) requeues itself
 # and continues the variant with --resume auto. Each variant is one process; a variant that
@@ -24,6 +25,9 @@ binary="${PRINCIPIA_BIN:-$root/build/cli/principia}"
 case "${1:-}" in
   __array-task)
     shift
+    # The trainer's threads: the task's CPUs, not the node's (it counts the node's cores, and
+    # Slurm binds the task to the CPUs it was given).
+    export OMP_NUM_THREADS="${OMP_NUM_THREADS:-${SLURM_CPUS_PER_TASK:-1}}"
     # A job step, so that Slurm's --signal reaches the trainer; it checkpoints and exits 75.
     srun --ntasks=1 "$binary" sweep "$@" --only "$SLURM_ARRAY_TASK_ID"
     rc=$?
@@ -40,8 +44,10 @@ case "${1:-}" in
 esac
 
 if [ $# -lt 1 ] || [ "$1" = "--help" ] || [ "$1" = "-h" ]; then
-  sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
-  exit 2
+  # The comment block at the top of this file, up to the #SBATCH line.
+  awk 'NR == 1 { next } /^#SBATCH/ || !/^#/ { exit } { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"
+  [ $# -lt 1 ] && exit 2
+  exit 0
 fi
 for a in "$@"; do
   case "$a" in
