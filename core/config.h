@@ -17,6 +17,7 @@ namespace principia::config {
 // ---- enums (the YAML spelling is the one in kNames) ----
 enum class DType { kFloat32, kBFloat16, kFloat16 };
 enum class TisLevel { kNone, kToken, kSequence };
+enum class RolloutEngine { kPaged, kStatic };
 enum class KlEstimator { kK1, kK2, kK3 };
 enum class LossAgg { kTokenMean, kSeqMeanTokenMean, kSeqMeanTokenSum, kSeqMeanTokenSumNorm };
 enum class Schedule { kConstant, kCosine, kLinear };
@@ -29,6 +30,9 @@ template <> struct EnumNames<DType> {
 };
 template <> struct EnumNames<TisLevel> {
   static constexpr std::array<const char*, 3> kNames{"none", "token", "sequence"};
+};
+template <> struct EnumNames<RolloutEngine> {
+  static constexpr std::array<const char*, 2> kNames{"paged", "static"};
 };
 template <> struct EnumNames<KlEstimator> {
   static constexpr std::array<const char*, 3> kNames{"k1", "k2", "k3"};
@@ -183,13 +187,20 @@ struct RolloutConfig {
   double temperature = 1.0;
   double top_p = 1.0;
   int64_t top_k = 0;              // 0 = off
-  // Sequences per generate() call on a rank (0 = all of the rank's B·G/W at once). Bounds the
-  // rollout KV cache (and the CUDA graph) at this many rows; the samples do not change (each
-  // has its own seed).
+  // paged (model/paged_generation.h): continuous batching over a paged KV cache with prefix
+  // sharing; static: one left-padded batch per generate() call (model/generation.h), every row
+  // decoding until the longest stops. The same samples either way (each has its own seed).
+  RolloutEngine engine = RolloutEngine::kPaged;
+  int64_t max_num_seqs = 64;       // paged: sequences decoding together
+  int64_t block_size = 16;         // paged: tokens per KV block
+  bool prefix_caching = true;      // paged: sequences sharing a prompt prefix share its blocks
+  // static: sequences per generate() call on a rank (0 = all of the rank's B·G/W at once).
+  // Bounds the KV cache (and the CUDA graph) at this many rows.
   int64_t generation_batch = 0;
-  // Byte budget of the rollout's KV cache per rank, in GiB (0 = none): a generate() call takes
-  // only as many rows as fit, at the longest prompt of the rollout plus max_new_tokens. With
-  // generation_batch too, the smaller bound wins.
+  // Byte budget of the rollout's KV cache per rank, in GiB (0 = none). paged: the block pool
+  // (0 = room for max_num_seqs sequences at the longest prompt plus max_new_tokens); when it is
+  // full the youngest sequence is preempted and recomputed later. static: a generate() call
+  // takes only as many rows as fit at that length (with generation_batch, the smaller bound).
   double kv_cache_gib = 0;
   template <class V> void visit(V& v) {
     v("group_size", group_size, at_least(1));
@@ -198,6 +209,10 @@ struct RolloutConfig {
     v("temperature", temperature, positive());
     v("top_p", top_p, Range{0, 1, true});
     v("top_k", top_k, at_least(0));
+    v("engine", engine);
+    v("max_num_seqs", max_num_seqs, at_least(1));
+    v("block_size", block_size, at_least(1));
+    v("prefix_caching", prefix_caching);
     v("generation_batch", generation_batch, at_least(0));
     v("kv_cache_gib", kv_cache_gib, at_least(0));
   }

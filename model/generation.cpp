@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "core/rng.h"
 #include "model/decode_graph.h"
+#include "model/sampling.h"
 #include "model/transformer.h"
 
 namespace principia::model {
@@ -23,9 +24,7 @@ const char* finish_reason_name(FinishReason r) {
   return "?";
 }
 
-namespace {
-
-void check_options(const SamplingOptions& o) {
+void check_sampling_options(const SamplingOptions& o) {
   if (o.max_new_tokens < 0) throw Error("generate: max_new_tokens must be >= 0");
   if (!o.greedy) {
     if (!(o.temperature > 0)) throw Error("generate: temperature must be > 0 (use greedy for 0)");
@@ -34,7 +33,6 @@ void check_options(const SamplingOptions& o) {
   }
 }
 
-// One token per row from fp32 logits [B, V]; `u` [B] uniforms in [0, 1). Returns {ids, logp}.
 std::pair<Tensor, Tensor> sample_step(const Tensor& logits, const SamplingOptions& o,
                                       const Tensor& u) {
   if (o.greedy) {
@@ -72,29 +70,53 @@ bool ends_with(const std::vector<int64_t>& ids, const std::vector<int64_t>& suff
          std::equal(suffix.rbegin(), suffix.rend(), ids.rbegin());
 }
 
-}  // namespace
+std::vector<int64_t> stop_token_ids(const SamplingOptions& options, const TransformerConfig& config) {
+  std::vector<int64_t> eos = options.eos_ids;
+  if (options.use_config_eos) eos.insert(eos.end(), config.eos_token_ids.begin(), config.eos_token_ids.end());
+  return eos;
+}
+
+bool finish_check(Generation& g, size_t row, const std::vector<int64_t>& eos, const SamplingOptions& options) {
+  const int64_t id = g.ids.back();
+  if (std::find(eos.begin(), eos.end(), id) != eos.end()) {
+    g.finish = FinishReason::kEos;
+    return true;
+  }
+  bool stop = false;
+  for (const auto& seq : options.stop_sequences) stop = stop || ends_with(g.ids, seq);
+  if (!stop && options.stop_check) stop = options.stop_check(row, g.ids);
+  if (stop) g.finish = FinishReason::kStop;
+  return stop;
+}
+
+void check_requests(const std::vector<GenerationRequest>& requests, int64_t vocab_size) {
+  for (size_t r = 0; r < requests.size(); ++r) {
+    const auto& p = requests[r].prompt;
+    if (p.empty()) throw Error("generate: request " + std::to_string(r) + " has an empty prompt");
+    if (requests[r].max_new_tokens == 0 || requests[r].max_new_tokens < -1)
+      throw Error("generate: request " + std::to_string(r) + ": max_new_tokens must be -1 (the options') or >= 1");
+    for (int64_t id : p)
+      if (id < 0 || id >= vocab_size)
+        throw Error("generate: request " + std::to_string(r) + ": token id " + std::to_string(id) +
+                    " outside the vocabulary [0, " + std::to_string(vocab_size) + ")");
+  }
+}
 
 std::vector<Generation> generate(Transformer& model, const std::vector<GenerationRequest>& requests,
                                  const SamplingOptions& options) {
-  check_options(options);
+  check_sampling_options(options);
   const int64_t B = static_cast<int64_t>(requests.size());
   std::vector<Generation> out(B);
   if (B == 0) return out;
   const TransformerConfig& config = model.config();
+  check_requests(requests, config.vocab_size);
   int64_t P = 0;
-  for (int64_t r = 0; r < B; ++r) {
-    const auto& p = requests[r].prompt;
-    if (p.empty()) throw Error("generate: request " + std::to_string(r) + " has an empty prompt");
-    for (int64_t id : p)
-      if (id < 0 || id >= config.vocab_size)
-        throw Error("generate: request " + std::to_string(r) + ": token id " + std::to_string(id) +
-                    " outside the vocabulary [0, " + std::to_string(config.vocab_size) + ")");
-    P = std::max<int64_t>(P, static_cast<int64_t>(p.size()));
-  }
+  for (const auto& r : requests) P = std::max<int64_t>(P, static_cast<int64_t>(r.prompt.size()));
   if (options.max_new_tokens == 0) return out;
-  std::vector<int64_t> eos = options.eos_ids;
-  if (options.use_config_eos)
-    eos.insert(eos.end(), config.eos_token_ids.begin(), config.eos_token_ids.end());
+  const std::vector<int64_t> eos = stop_token_ids(options, config);
+  auto limit = [&](const GenerationRequest& r) {
+    return r.max_new_tokens >= 0 ? std::min(r.max_new_tokens, options.max_new_tokens) : options.max_new_tokens;
+  };
 
   torch::InferenceMode inference;
   const torch::Device device = model.device();
@@ -167,10 +189,8 @@ std::vector<Generation> generate(Transformer& model, const std::vector<Generatio
     Tensor u_chunk;  // [n, B]: row r's uniform for step s0 + i, drawn in step order
     if (!options.greedy) {
       u_host.resize(size_t(n * B));
-      // Strictly below 1 after rounding to float, so the target stays inside the CDF.
       for (int64_t i = 0; i < n; ++i)
-        for (int64_t r = 0; r < B; ++r)
-          u_host[size_t(i * B + r)] = std::min(static_cast<float>(rngs[r].uniform()), 0.99999994f);
+        for (int64_t r = 0; r < B; ++r) u_host[size_t(i * B + r)] = next_uniform(rngs[r]);
       u_chunk = torch::from_blob(u_host.data(), {n, B}, torch::kFloat32).to(device);
     }
     for (int64_t s = s0; s < s0 + n; ++s) {
@@ -210,19 +230,8 @@ std::vector<Generation> generate(Transformer& model, const std::vector<Generatio
     const int64_t* t = chunk.data_ptr<int64_t>();
     for (int64_t r = 0; r < B; ++r) {
       for (int64_t i = 0; i < n && running[r]; ++i) {
-        const int64_t id = t[r * n + i];
-        Generation& g = out[r];
-        g.ids.push_back(id);
-        bool stop = false;
-        if (std::find(eos.begin(), eos.end(), id) != eos.end()) {
-          g.finish = FinishReason::kEos;
-          stop = true;
-        } else {
-          for (const auto& seq : options.stop_sequences) stop = stop || ends_with(g.ids, seq);
-          if (!stop && options.stop_check) stop = options.stop_check(static_cast<size_t>(r), g.ids);
-          if (stop) g.finish = FinishReason::kStop;
-        }
-        if (stop) {
+        out[r].ids.push_back(t[r * n + i]);
+        if (finish_check(out[r], size_t(r), eos, options) || int64_t(out[r].ids.size()) == limit(requests[r])) {
           running[r] = false;
           --alive;
         }

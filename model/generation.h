@@ -61,6 +61,7 @@ struct SamplingOptions {
 struct GenerationRequest {
   std::vector<int64_t> prompt;  // token ids, non-empty
   uint64_t seed = 0;
+  int64_t max_new_tokens = -1;  // this request's limit, <= the options' (-1: the options')
 };
 
 struct Generation {

@@ -80,7 +80,8 @@ AttentionImpl::AttentionImpl(const TransformerConfig& c, const ParamInit& init)
 }
 
 Tensor AttentionImpl::forward(const Tensor& x, const Tensor& cos, const Tensor& sin,
-                              const Tensor& mask, bool causal, KVCache* cache, int64_t layer) {
+                              const Tensor& mask, bool causal, KVCache* cache, int64_t layer,
+                              const PagedBatch* paged) {
   const int64_t B = x.size(0), T = x.size(1);
   Tensor q = q_proj(x).view({B, T, num_heads, head_dim});
   Tensor k = k_proj(x).view({B, T, num_kv_heads, head_dim});
@@ -91,7 +92,15 @@ Tensor AttentionImpl::forward(const Tensor& x, const Tensor& cos, const Tensor& 
   }
   q = apply_rope(q.transpose(1, 2), cos, sin);
   k = apply_rope(k.transpose(1, 2), cos, sin);
-  if (cache && cache->write_slot.defined()) {  // decode_step: static shapes, the slot on the device
+  if (paged) {  // write this forward's keys into the pool, then gather each row's positions
+    Tensor& pool_k = paged->kv->keys[layer];
+    Tensor& pool_v = paged->kv->values[layer];
+    pool_k.index_copy_(0, paged->write_slots.flatten(), k.transpose(1, 2).reshape({B * T, num_kv_heads, head_dim}));
+    pool_v.index_copy_(0, paged->write_slots.flatten(), v.transpose(1, 2).reshape({B * T, num_kv_heads, head_dim}));
+    const int64_t L = paged->read_slots.size(1);
+    k = pool_k.index_select(0, paged->read_slots.flatten()).view({B, L, num_kv_heads, head_dim}).transpose(1, 2);
+    v = pool_v.index_select(0, paged->read_slots.flatten()).view({B, L, num_kv_heads, head_dim}).transpose(1, 2);
+  } else if (cache && cache->write_slot.defined()) {  // decode_step: static shapes, the slot on the device
     cache->keys[layer].index_copy_(2, cache->write_slot, k);
     cache->values[layer].index_copy_(2, cache->write_slot, v);
     k = cache->keys[layer];
@@ -129,8 +138,9 @@ DecoderLayerImpl::DecoderLayerImpl(const TransformerConfig& c, const ParamInit& 
 }
 
 Tensor DecoderLayerImpl::forward(const Tensor& x, const Tensor& cos, const Tensor& sin,
-                                 const Tensor& mask, bool causal, KVCache* cache, int64_t layer) {
-  Tensor h = x + self_attn(input_layernorm(x), cos, sin, mask, causal, cache, layer);
+                                 const Tensor& mask, bool causal, KVCache* cache, int64_t layer,
+                                 const PagedBatch* paged) {
+  Tensor h = x + self_attn(input_layernorm(x), cos, sin, mask, causal, cache, layer, paged);
   return h + mlp(post_attention_layernorm(h));
 }
 
@@ -317,8 +327,19 @@ KVCache Transformer::make_cache(int64_t batch, int64_t capacity) {
   return cache;
 }
 
+PagedKV Transformer::make_paged_kv(int64_t num_slots) {
+  PagedKV kv;
+  auto opts = torch::TensorOptions().dtype(dtype()).device(device());
+  for (int64_t i = 0; i < config_.num_layers; ++i) {
+    kv.keys.push_back(torch::zeros({num_slots, config_.num_kv_heads, config_.head_dim}, opts));
+    kv.values.push_back(torch::zeros({num_slots, config_.num_kv_heads, config_.head_dim}, opts));
+  }
+  return kv;
+}
+
 Tensor Transformer::hidden_states(const Tensor& input_ids, const ForwardArgs& args) {
   if (input_ids.dim() != 2) throw Error("Transformer: input_ids must be [batch, time]");
+  if (args.paged) return paged_hidden_states(input_ids, args);
   const int64_t B = input_ids.size(0), T = input_ids.size(1);
   KVCache* cache = args.cache;
   const int64_t start = cache ? cache->length : 0;
@@ -375,6 +396,28 @@ Tensor Transformer::hidden_states(const Tensor& input_ids, const ForwardArgs& ar
     if (gather_) x = gather_->after_layer(i, x);
   }
   if (cache) cache->length += T;
+  return model->norm(x);
+}
+
+Tensor Transformer::paged_hidden_states(const Tensor& input_ids, const ForwardArgs& args) {
+  if (!args.position_ids.defined() || args.cache)
+    throw Error("Transformer: a paged forward needs position_ids and no KVCache");
+  const PagedBatch* paged = args.paged;
+  if (gather_) gather_->acquire(ParamGather::kOuter);
+  Tensor x = model->embed_tokens(input_ids);
+  auto [cos, sin] = rope(args.position_ids, x.scalar_type());
+  // Query at position p sees key positions 0..p of its row: an additive mask [B, 1, T, L] in
+  // the activation dtype, built once for all layers.
+  Tensor k_pos = torch::arange(paged->read_slots.size(1), args.position_ids.options());
+  Tensor allowed = (k_pos.view({1, 1, -1}) <= args.position_ids.unsqueeze(2)).unsqueeze(1);
+  Tensor mask = torch::zeros(allowed.sizes(), x.options())
+                    .masked_fill_(allowed.logical_not(), -std::numeric_limits<float>::infinity());
+  for (int64_t i = 0; i < config_.num_layers; ++i) {
+    auto* layer = model->layers[i]->as<DecoderLayerImpl>();
+    if (gather_) gather_->acquire(i);
+    x = layer->forward(x, cos, sin, mask, /*causal=*/false, nullptr, i, paged);
+    if (gather_) x = gather_->after_layer(i, x);
+  }
   return model->norm(x);
 }
 

@@ -33,6 +33,24 @@ struct KVCache {
   int64_t capacity() const { return keys.empty() ? 0 : keys[0].size(2); }
 };
 
+// A paged KV cache (model/paged_generation.h): every layer's keys and values live in one pool of
+// slots, [num_slots, kv_heads, head_dim]; BlockManager says which slot holds a sequence's position.
+struct PagedKV {
+  std::vector<torch::Tensor> keys, values;
+  int64_t num_slots() const { return keys.empty() ? 0 : keys[0].size(0); }
+};
+
+// One forward pass over a paged cache. Row b's tokens go to `write_slots` (padding to slot 0, a
+// scratch slot no position uses); it attends over `read_slots`, the slots of its positions
+// 0..L-1 (beyond its length, slot 0), each query seeing the keys at positions <= its own
+// (ForwardArgs' position_ids; a padding query at position 0 sees key 0). Every row's keys are
+// written before any row reads, so rows of one forward may read positions another row writes.
+struct PagedBatch {
+  PagedKV* kv = nullptr;
+  torch::Tensor write_slots;  // [B, T] int64
+  torch::Tensor read_slots;   // [B, L] int64
+};
+
 // Where a model's weights live when they are sharded across ranks (ZeRO-3, trainer/zero3.h):
 // the parameters keep their names and shapes but hold memory only while gathered. The model
 // asks for a layer's weights just before using them and hands the layer's output back, so the
@@ -58,6 +76,8 @@ struct ForwardArgs {
   // With right padding only, leave it undefined: causal attention never looks right.
   torch::Tensor attention_mask;
   KVCache* cache = nullptr;  // when set, keys/values are appended and attended over
+  // Instead of `cache`: a paged cache (position_ids required).
+  const PagedBatch* paged = nullptr;
 };
 
 // How a module's parameters are created: empty (never initialised) in `options`' dtype and
@@ -101,7 +121,8 @@ class AttentionImpl : public torch::nn::Module {
   AttentionImpl(const TransformerConfig& c, const ParamInit& init);
   // x [B, T, H]; cos/sin [B, T, head_dim] in x's dtype; mask for SDPA (or undefined + causal).
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                        const torch::Tensor& mask, bool causal, KVCache* cache, int64_t layer);
+                        const torch::Tensor& mask, bool causal, KVCache* cache, int64_t layer,
+                        const PagedBatch* paged = nullptr);
   Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
   RMSNorm q_norm{nullptr}, k_norm{nullptr};  // Qwen3 only
   int64_t num_heads, num_kv_heads, head_dim;
@@ -120,7 +141,8 @@ class DecoderLayerImpl : public torch::nn::Module {
  public:
   DecoderLayerImpl(const TransformerConfig& c, const ParamInit& init);
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                        const torch::Tensor& mask, bool causal, KVCache* cache, int64_t layer);
+                        const torch::Tensor& mask, bool causal, KVCache* cache, int64_t layer,
+                        const PagedBatch* paged = nullptr);
   Attention self_attn{nullptr};
   Mlp mlp{nullptr};
   RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
@@ -178,6 +200,8 @@ class Transformer : public torch::nn::Module {
 
   // An empty cache for `batch` rows and `capacity` positions, in the model's dtype/device.
   KVCache make_cache(int64_t batch, int64_t capacity);
+  // A zeroed paged cache of `num_slots` slots, in the model's dtype/device.
+  PagedKV make_paged_kv(int64_t num_slots);
 
   torch::Dtype dtype();
   torch::Device device();
@@ -186,6 +210,7 @@ class Transformer : public torch::nn::Module {
   Linear lm_head{nullptr};  // null when tied
 
  private:
+  torch::Tensor paged_hidden_states(const torch::Tensor& input_ids, const ForwardArgs& args);
   // cos/sin [B, T, head_dim] for positions [B, T], cast to `dtype`.
   std::pair<torch::Tensor, torch::Tensor> rope(const torch::Tensor& positions, torch::Dtype dtype);
 

@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/rng.h"
 #include "model/generation.h"
+#include "model/paged_generation.h"
 #include "model/transformer.h"
 #include "rewards/judgment_parser.h"
 #include "rewards/metrics.h"
@@ -102,9 +103,13 @@ struct Sample {
 
 // Render, roll out and score G samples of each item: every sample sees the candidates in its
 // own random order and has its own seed, so a sample depends on (seed, step, item, g) only.
+struct RolloutStats {
+  int64_t rows_per_call = 0;  // static: rows per generate() call; paged: max_num_seqs
+  int64_t prompt_tokens = 0, prompt_tokens_cached = 0, preemptions = 0;  // paged
+};
+
 std::vector<Sample> roll_out(GrpoContext& ctx, const std::vector<data::Record>& items,
-                             const std::vector<int64_t>& item_indices, int64_t step,
-                             int64_t* rows_per_call) {
+                             const std::vector<int64_t>& item_indices, int64_t step, RolloutStats& stats) {
   const auto& cfg = ctx.cfg;
   const int64_t G = cfg.rollout.group_size;
   const uint64_t seed = uint64_t(cfg.run.seed);
@@ -132,16 +137,31 @@ std::vector<Sample> roll_out(GrpoContext& ctx, const std::vector<data::Record>& 
   sampling.top_k = cfg.rollout.top_k;
   sampling.eos_ids = ctx.format.stop_ids();
   sampling.use_config_eos = false;
-  // Rows per generate() call: bounded by rollout.generation_batch and the KV byte budget, each
-  // row reserving KV for the longest prompt here plus max_new_tokens.
-  size_t longest_prompt = 0;
-  for (const auto& s : samples) longest_prompt = std::max(longest_prompt, s.seq.prompt.size());
-  const auto& shape = ctx.policy.config();
-  const double kv_row = kv_bytes_per_token(shape.num_layers, shape.num_kv_heads, shape.head_dim,
-                                           double(ctx.policy.parameters().front().element_size())) *
-                        double(int64_t(longest_prompt) + cfg.rollout.max_new_tokens);
-  *rows_per_call = generation_rows(cfg.rollout, int64_t(requests.size()), kv_row);
-  auto generations = model::generate_in_batches(ctx.policy, requests, sampling, *rows_per_call);
+  std::vector<model::Generation> generations;
+  if (cfg.rollout.engine == config::RolloutEngine::kPaged) {
+    model::EngineOptions engine;
+    engine.max_num_seqs = cfg.rollout.max_num_seqs;
+    engine.block_size = cfg.rollout.block_size;
+    engine.prefix_caching = cfg.rollout.prefix_caching;
+    engine.kv_cache_gib = cfg.rollout.kv_cache_gib;
+    model::EngineStats es;
+    generations = model::generate_paged(ctx.policy, requests, sampling, engine, &es);
+    stats.rows_per_call = std::min<int64_t>(cfg.rollout.max_num_seqs, int64_t(requests.size()));
+    stats.prompt_tokens += es.prompt_tokens;
+    stats.prompt_tokens_cached += es.prompt_tokens_cached;
+    stats.preemptions += es.preemptions;
+  } else {
+    // Rows per generate() call: bounded by rollout.generation_batch and the KV byte budget,
+    // each row reserving KV for the longest prompt here plus max_new_tokens.
+    size_t longest_prompt = 0;
+    for (const auto& s : samples) longest_prompt = std::max(longest_prompt, s.seq.prompt.size());
+    const auto& shape = ctx.policy.config();
+    const double kv_row = kv_bytes_per_token(shape.num_layers, shape.num_kv_heads, shape.head_dim,
+                                             double(ctx.policy.parameters().front().element_size())) *
+                          double(int64_t(longest_prompt) + cfg.rollout.max_new_tokens);
+    stats.rows_per_call = generation_rows(cfg.rollout, int64_t(requests.size()), kv_row);
+    generations = model::generate_in_batches(ctx.policy, requests, sampling, stats.rows_per_call);
+  }
 
   for (size_t n = 0; n < samples.size(); ++n) {
     Sample& s = samples[n];
@@ -204,13 +224,14 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
     ds_component = size_t(std::find(ctx.reward.names().begin(), ctx.reward.names().end(), ds.component) -
                           ctx.reward.names().begin());
   std::vector<Sample> samples, set_aside;  // kept groups; groups without signal
-  int64_t rows_per_call = 0, rounds = 0, groups_seen = 0, groups_dropped = 0;
+  RolloutStats rollout_stats;
+  int64_t rounds = 0, groups_seen = 0, groups_dropped = 0;
   std::vector<data::Record> round_items = items;
   std::vector<int64_t> round_indices = item_indices;
   while (true) {
     ++rounds;
     if (int64_t(samples.size()) < local_items * G) {
-      auto batch = roll_out(ctx, round_items, round_indices, step, &rows_per_call);
+      auto batch = roll_out(ctx, round_items, round_indices, step, rollout_stats);
       for (size_t first = 0; first < batch.size(); first += size_t(G)) {
         ++groups_seen;
         const bool keep = !ds.enabled || has_signal(batch, first, G, ds_component);
@@ -508,7 +529,13 @@ StepMetrics grpo_step(GrpoContext& ctx, const std::vector<data::Record>& items,
   m.set("response/length_mean", sum.response_tokens / N_all);
   m.set("response/length_max", double(longest));
   m.set("response/truncated_share", sum.truncated / N_all);
-  m.set("rollout/rows_per_call", double(rows_per_call));  // rank 0's (its longest prompt decides)
+  m.set("rollout/rows_per_call", double(rollout_stats.rows_per_call));  // rank 0's (its longest prompt decides)
+  if (cfg.rollout.engine == config::RolloutEngine::kPaged) {  // rank 0's
+    m.set("rollout/prefix_hit_rate", rollout_stats.prompt_tokens > 0
+                                         ? double(rollout_stats.prompt_tokens_cached) / double(rollout_stats.prompt_tokens)
+                                         : 0.0);
+    m.set("rollout/preemptions", double(rollout_stats.preemptions));
+  }
   m.set("time/rollout_s", rollout_s);
   m.set("time/reference_s", reference_s);
   m.set("time/update_s", update_s);

@@ -34,7 +34,8 @@ double kv_bytes_per_token(int64_t num_layers, int64_t num_kv_heads, int64_t head
 
 int64_t generation_rows(const config::RolloutConfig& rollout, int64_t rows, double kv_bytes_per_row) {
   int64_t n = rows;
-  if (rollout.generation_batch > 0) n = std::min(n, rollout.generation_batch);
+  if (rollout.engine == config::RolloutEngine::kPaged) n = std::min(n, rollout.max_num_seqs);
+  else if (rollout.generation_batch > 0) n = std::min(n, rollout.generation_batch);
   if (rollout.kv_cache_gib > 0) {
     const double budget = rollout.kv_cache_gib * 1024.0 * 1024.0 * 1024.0;
     const auto fit = int64_t(budget / kv_bytes_per_row);
@@ -109,6 +110,8 @@ Plan make_plan(const config::Config& cfg, int64_t world_size, int64_t vocab_size
     mem.gathered_rollout = P * b;
   }
   mem.kv_cache = kv_per_token * double(t.max_tokens_per_sequence) * double(t.sequences_per_generate);
+  if (cfg.rollout.engine == config::RolloutEngine::kPaged && cfg.rollout.kv_cache_gib > 0)
+    mem.kv_cache = cfg.rollout.kv_cache_gib * 1024.0 * 1024.0 * 1024.0;  // the pool is allocated whole
   const double T = double(cfg.algorithm.micro_batch_tokens);
   const double a = 4 * H + 3 * q + 3 * kv + 4 * I;
   const double logits = 2.0 * T * double(vocab_size) * 4.0;

@@ -85,9 +85,10 @@ struct Plan {
 // Bytes of KV cache one token takes: 2 (K and V) · layers · kv_heads · head_dim · dtype bytes.
 double kv_bytes_per_token(int64_t num_layers, int64_t num_kv_heads, int64_t head_dim, double dtype_bytes);
 
-// Rows one generate() call takes of `rows` waiting: all of them, or fewer where
-// rollout.generation_batch or the rollout.kv_cache_gib budget (at `kv_bytes_per_row` a row)
-// bound it. Throws principia::Error naming rollout.kv_cache_gib when not even one row fits.
+// Rows decoding together of `rows` waiting: all of them, or fewer where rollout.max_num_seqs
+// (paged engine) or rollout.generation_batch (static) or the rollout.kv_cache_gib budget (at
+// `kv_bytes_per_row` a row, prefix sharing not counted) bound it. Throws principia::Error naming
+// rollout.kv_cache_gib when not even one row fits.
 int64_t generation_rows(const config::RolloutConfig& rollout, int64_t rows, double kv_bytes_per_row);
 
 // Throws principia::Error when vocab_size or world_size is < 1.

@@ -173,8 +173,15 @@ TEST(Plan, MemoryAndTokensByHand) {
   // KV: L 2 · 2 · kv 2 · (6 + 4) tokens · ⌈3·2 / 2⌉ = 3 sequences · 2 bytes = 480
   EXPECT_EQ(mem.kv_cache, 480);
   EXPECT_EQ(plan.tokens.sequences_per_generate, 3);
-  {  // rollout.generation_batch bounds the rows of one generate() call, so the KV cache
+  {  // the paged engine's max_num_seqs, or the static engine's generation_batch, bounds the
+     // rows decoding together, so the KV cache
+    config::Config paged = cfg;
+    paged.rollout.max_num_seqs = 2;
+    EXPECT_EQ(make_plan(paged, 2, 10).memory.kv_cache, 320);
+    paged.rollout.kv_cache_gib = 1;  // the pool is allocated whole
+    EXPECT_EQ(make_plan(paged, 2, 10).memory.kv_cache, double(1 << 30));
     config::Config c2 = cfg;
+    c2.rollout.engine = config::RolloutEngine::kStatic;
     c2.rollout.generation_batch = 2;
     Plan p2 = make_plan(c2, 2, 10);
     EXPECT_EQ(p2.tokens.sequences_per_generate, 2);
@@ -250,6 +257,11 @@ namespace {
 TEST(Plan, GenerationRowsUnderBatchAndKvBudget) {
   config::RolloutConfig r;
   EXPECT_EQ(kv_bytes_per_token(36, 8, 128, 2), 147456.0);  // Qwen3-8B, bf16: 144 KiB a token
+  EXPECT_EQ(generation_rows(r, 256, 1000), 64);             // paged: max_num_seqs
+  r.generation_batch = 32;                                  // the static engine's bound only
+  EXPECT_EQ(generation_rows(r, 256, 1000), 64);
+  r.generation_batch = 0;
+  r.engine = config::RolloutEngine::kStatic;
   EXPECT_EQ(generation_rows(r, 256, 1000), 256);            // no bound: every row at once
   r.generation_batch = 64;
   EXPECT_EQ(generation_rows(r, 256, 1000), 64);
