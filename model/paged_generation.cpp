@@ -77,6 +77,7 @@ class Engine {
       }
       if (running_.empty()) continue;
       make_room_for_next_tokens();
+      stats_.peak_running = std::max(stats_.peak_running, int64_t(running_.size()));
       ++stats_.decode_forwards;
       forward_and_sample(running_);
       std::vector<size_t> still;

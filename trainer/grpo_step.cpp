@@ -104,7 +104,7 @@ struct Sample {
 // Render, roll out and score G samples of each item: every sample sees the candidates in its
 // own random order and has its own seed, so a sample depends on (seed, step, item, g) only.
 struct RolloutStats {
-  int64_t rows_per_call = 0;  // static: rows per generate() call; paged: max_num_seqs
+  int64_t rows_per_call = 0;  // static: rows per generate() call; paged: the most decoding together
   int64_t prompt_tokens = 0, prompt_tokens_cached = 0, preemptions = 0;  // paged
 };
 
@@ -146,7 +146,7 @@ std::vector<Sample> roll_out(GrpoContext& ctx, const std::vector<data::Record>& 
     engine.kv_cache_gib = cfg.rollout.kv_cache_gib;
     model::EngineStats es;
     generations = model::generate_paged(ctx.policy, requests, sampling, engine, &es);
-    stats.rows_per_call = std::min<int64_t>(cfg.rollout.max_num_seqs, int64_t(requests.size()));
+    stats.rows_per_call = std::max(stats.rows_per_call, es.peak_running);
     stats.prompt_tokens += es.prompt_tokens;
     stats.prompt_tokens_cached += es.prompt_tokens_cached;
     stats.preemptions += es.preemptions;
