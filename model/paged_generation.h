@@ -42,7 +42,7 @@ struct EngineStats {
   int64_t prompt_tokens = 0;         // every request's prompt
   int64_t prompt_tokens_cached = 0;  // of those, found in the prefix cache instead of computed
   int64_t preemptions = 0;
-  int64_t peak_running = 0;          // the most sequences decoding together
+  int64_t peak_running = 0;  // the most sequences decoding together
   int64_t prefill_forwards = 0, decode_forwards = 0;
   int64_t num_blocks = 0;  // pool size, scratch block included
   int64_t peak_blocks_used = 0;

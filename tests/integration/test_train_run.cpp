@@ -256,7 +256,10 @@ TEST(TrainRun, KvCacheBudgetBoundsTheRowsOfAGenerateCall) {
   for (const char* engine : {"static", "paged"}) {
     const fs::path run = principia::testing::temp_dir(std::string("train-kv-budget-") + engine);
     int rc = 0;
-    std::string out = train(run, std::string(" rollout.kv_cache_gib=0.0001 trainer.max_steps=2 rollout.engine=") + engine, &rc);
+    std::string out = train(
+        run,
+        std::string(" rollout.kv_cache_gib=0.0001 trainer.max_steps=2 rollout.engine=") + engine,
+        &rc);
     ASSERT_EQ(rc, 0) << out;
     const auto rows = read_metrics(run);
     ASSERT_EQ(rows.size(), 2u) << out;
