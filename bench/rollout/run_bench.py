@@ -12,7 +12,8 @@ logits processor that forces EOS at each row's length, so its rows stop there as
   .venv/bin/python bench/rollout/run_bench.py --build-dir build [--items 64] [--samples 8]
       [--threads 2] [--vllm-python .venv-vllm/bin/python] [--no-write]
 
-Writes the table under "## Rollout (CPU)" in bench/RESULTS.md unless --no-write.
+Writes the table under "## Rollout (CPU)" in bench/RESULTS.md (another mix size: under a heading
+naming it) unless --no-write.
 """
 import argparse
 import datetime
@@ -198,7 +199,9 @@ def main():
         rows.append(f"| {engine} | {r['tokens_per_s']:.0f} | {r['seconds']:.1f} s | {r['peak_rss_gib']:.2f} GiB{extra} | {ratio} |")
     table = "\n".join(["| engine | tokens/s | time | peak RSS | principia paged is |", "|---|---|---|---|---|"] + rows)
     cmd = "bench/rollout/run_bench.py " + " ".join(sys.argv[1:])
-    section = (f"## Rollout (CPU)\n\n{platform.node()} ({os.cpu_count()} cores), {datetime.date.today()}, "
+    heading = "## Rollout (CPU)" if (a.items, a.samples) == (64, 8) else \
+        f"## Rollout (CPU, {a.items} items x {a.samples} samples)"
+    section = (f"{heading}\n\n{platform.node()} ({os.cpu_count()} cores), {datetime.date.today()}, "
                f"`{cmd}`: Qwen3-shaped random model, {params / 1e6:.1f}M parameters, float32, {a.threads} threads; "
                f"{len(reqs)} requests ({a.items} items x {a.samples} samples), {prompt_tokens} prompt tokens, "
                f"{gen_tokens} generated; at most {a.max_num_seqs} sequences decoding together in every engine.\n\n"
@@ -207,7 +210,7 @@ def main():
     if not a.no_write:
         path = ROOT / "bench" / "RESULTS.md"
         text = path.read_text()
-        start = text.find("## Rollout (CPU)")
+        start = text.find(heading + "\n")
         if start >= 0:
             end = text.find("\n## ", start + 1)
             text = text[:start] + section + (text[end + 1:] if end >= 0 else "")
