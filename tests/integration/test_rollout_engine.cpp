@@ -36,8 +36,18 @@ TEST(RolloutEngine, PagedTrainingMatchesTheStaticBatchAndReportsPrefixHits) {
   const fs::path paged =
       train("engine-paged", " rollout.max_num_seqs=5 rollout.kv_cache_gib=0.00006");
   const fs::path fixed = train("engine-static", " rollout.engine=static");
+  const fs::path uncached =
+      train("engine-uncached", " rollout.block_size=4 rollout.prefix_caching=false");
   if (HasFailure()) return;
-  const auto p = read_metrics(paged), s = read_metrics(fixed);
+  const auto p = read_metrics(paged), s = read_metrics(fixed), u = read_metrics(uncached);
+  ASSERT_EQ(u.size(), 3u);
+  for (size_t i = 0; i < u.size(); ++i) {  // other blocks, no sharing: the same samples, no hits
+    EXPECT_EQ(u[i]["reward/mean"].get<double>(), s[i]["reward/mean"].get<double>())
+        << "step " << i + 1;
+    EXPECT_EQ(u[i]["response/length_mean"].get<double>(),
+              s[i]["response/length_mean"].get<double>());
+    EXPECT_EQ(u[i]["rollout/prefix_hit_rate"].get<double>(), 0.0);
+  }
   ASSERT_EQ(p.size(), 3u);
   ASSERT_EQ(s.size(), 3u);
   double preemptions = 0;

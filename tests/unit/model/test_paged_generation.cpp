@@ -15,9 +15,11 @@
 #include "model/paged_generation.h"
 #include "model/transformer.h"
 #include "tests/unit/model/judge_like_requests.h"
+#include "tests/unit/model/small_config.h"
 
 namespace principia::model {
 namespace {
+using testing::small_config;
 
 TEST(BlockManager, SharesFullPrefixBlocksAndLeavesTheLastTokenToCompute) {
   BlockManager m(/*num_blocks=*/16, /*block_size=*/4, /*prefix_caching=*/true);
@@ -85,23 +87,6 @@ TEST(BlockManager, WithoutPrefixCachingNothingIsShared) {
   EXPECT_EQ(cached, 0);
   EXPECT_EQ(m.used_blocks(), 6);
   EXPECT_THROW(BlockManager(1, 2, true), Error);
-}
-
-TransformerConfig small_config(Arch arch) {
-  TransformerConfig c;
-  c.arch = arch;
-  c.vocab_size = 97;
-  c.hidden_size = 48;
-  c.intermediate_size = 80;
-  c.num_layers = 3;
-  c.num_heads = 6;
-  c.num_kv_heads = 2;
-  c.head_dim = 8;
-  c.rope_theta = 10000;
-  c.rms_norm_eps = 1e-6;
-  c.eos_token_ids = {3};
-  c.bos_token_id = 1;
-  return c;
 }
 
 // init_std 0.2: peaked enough distributions that samples differ by row, logits of a size whose

@@ -11,30 +11,14 @@
 #include "model/hf_checkpoint.h"
 #include "model/token_logprobs.h"
 #include "model/transformer.h"
+#include "tests/unit/model/small_config.h"
 #include "model/weights.h"
 #include "tests/common/test_data.h"
 
 namespace principia::model {
 namespace {
+using testing::small_config;
 using torch::Tensor;
-
-TransformerConfig small_config(Arch arch, bool tied) {
-  TransformerConfig c;
-  c.arch = arch;
-  c.vocab_size = 97;
-  c.hidden_size = 48;
-  c.intermediate_size = 80;
-  c.num_layers = 3;
-  c.num_heads = 6;
-  c.num_kv_heads = 2;
-  c.head_dim = 8;
-  c.rope_theta = 10000;
-  c.rms_norm_eps = 1e-6;
-  c.tie_word_embeddings = tied;
-  c.eos_token_ids = {3};
-  c.bos_token_id = 1;
-  return c;
-}
 
 // init_std 0.3: logits far enough apart that argmax is not decided by rounding.
 std::shared_ptr<Transformer> make_model(Arch arch = Arch::kQwen3, bool tied = false,
