@@ -9,6 +9,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/error.h"
+#include "core/heap.h"
 #include "core/log.h"
 
 namespace principia::cli {
@@ -93,6 +94,7 @@ int not_landed(const std::string& verb, const std::string& what) {
 int main(int argc, char** argv) {
   using namespace principia;
   using namespace principia::cli;
+  core::keep_freed_memory_in_heap();
   if (argc < 2) {
     print_usage(stderr);
     return kUserErrorExit;

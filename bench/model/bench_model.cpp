@@ -25,6 +25,7 @@
 
 #include "core/error.h"
 #include "core/files.h"
+#include "core/heap.h"
 #include "model/generation.h"
 #include "model/paged_generation.h"
 #include "model/pretrained.h"
@@ -95,6 +96,7 @@ static int rollout(int argc, char** argv) {
 }
 
 int main(int argc, char** argv) {
+  principia::core::keep_freed_memory_in_heap();  // as the principia binary does
   if (argc >= 2 && std::string(argv[1]) == "rollout") return rollout(argc, argv);
   if (argc < 7 || argc > 10) {
     std::fprintf(stderr, "usage: principia_bench_model train|sample MODEL_DIR B T N THREADS [DEVICE [DTYPE [CKPT]]]\n");

@@ -129,10 +129,21 @@ TEST(TokenLogprobs, MatchesFullLogSoftmaxAndItsGradients) {
       auto out = token_logprobs(h, w, t, /*chunk=*/4, temperature, /*with_entropy=*/true, keep_bytes);
       EXPECT_LT(max_diff(out.logprobs, ref_lp), 1e-5);
       EXPECT_LT(max_diff(out.entropy, ref_ent), 1e-5);
-      auto grads =
-          torch::autograd::grad({(out.logprobs * gl).sum() + (out.entropy * ge).sum()}, {h, w});
+      Tensor loss = (out.logprobs * gl).sum() + (out.entropy * ge).sum();
+      auto grads = torch::autograd::grad({loss}, {h, w}, {}, /*retain_graph=*/true);
       EXPECT_LT(max_diff(grads[0], ref_grads[0]), 1e-4);
       EXPECT_LT(max_diff(grads[1], ref_grads[1]), 1e-4);
+      // Backward turns kept logits into their gradient in place: a second pass over a retained
+      // graph recomputes them and gets the same gradients.
+      auto again = torch::autograd::grad({loss}, {h, w});
+      EXPECT_LT(max_diff(again[0], grads[0]), 1e-6);
+      EXPECT_LT(max_diff(again[1], grads[1]), 1e-6);
+      // Only the entropy in the loss.
+      auto ent_only = token_logprobs(h, w, t, 4, temperature, true, keep_bytes);
+      auto ge_grads = torch::autograd::grad({(ent_only.entropy * ge).sum()}, {h, w});
+      auto ge_ref = torch::autograd::grad({(ref_ent * ge).sum()}, {h, w}, {}, /*retain_graph=*/true);
+      EXPECT_LT(max_diff(ge_grads[0], ge_ref[0]), 1e-4);
+      EXPECT_LT(max_diff(ge_grads[1], ge_ref[1]), 1e-4);
     }
 
     // Without entropy, and with only log-probs in the loss.
