@@ -11,9 +11,9 @@
 #include "model/hf_checkpoint.h"
 #include "model/token_logprobs.h"
 #include "model/transformer.h"
-#include "tests/unit/model/small_config.h"
 #include "model/weights.h"
 #include "tests/common/test_data.h"
+#include "tests/unit/model/small_config.h"
 
 namespace principia::model {
 namespace {
@@ -133,8 +133,8 @@ TEST(TokenLogprobs, MatchesFullLogSoftmaxAndItsGradients) {
       auto grads = torch::autograd::grad({loss}, {h, w}, {}, /*retain_graph=*/true);
       EXPECT_LT(max_diff(grads[0], ref_grads[0]), 1e-4);
       EXPECT_LT(max_diff(grads[1], ref_grads[1]), 1e-4);
-      // Backward turns kept logits into their gradient in place: a second pass over a retained
-      // graph recomputes them and gets the same gradients.
+      // A second backward over a retained graph gets the same gradients: backward must not
+      // consume what forward kept.
       auto again = torch::autograd::grad({loss}, {h, w});
       EXPECT_LT(max_diff(again[0], grads[0]), 1e-6);
       EXPECT_LT(max_diff(again[1], grads[1]), 1e-6);
